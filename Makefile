@@ -1,0 +1,14 @@
+# make main : set up (first time ~15 min on 2 CPU cores) and train + test
+#             SAIS on fruits_nuts
+# make test : set up if needed and run the test suite
+PY := $(or $(ZOO_VENV),$(CURDIR)/.venv)/bin/python
+
+.PHONY: setup main test
+setup:
+	bash tools/setup.sh
+
+main: setup
+	bash tools/run_main.sh
+
+test: setup
+	$(PY) -m pytest tests -q

@@ -1,0 +1,8 @@
+"""Single-shot instance segmentation zoo on MMDetection 3.x.
+
+Importing :mod:`projects` registers every head of the zoo in MMDetection's
+``MODELS`` registry; configs do it through ``custom_imports``.
+"""
+from . import core, sais  # noqa: F401
+
+__all__ = ['core', 'sais']

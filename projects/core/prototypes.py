@@ -1,0 +1,145 @@
+"""Protonet and prototype mask assembly, as in YOLACT (Bolya et al., 2019).
+
+YOLACT §3.1-3.2: a fully convolutional protonet turns the P3 feature map into
+``k`` prototypes ``P`` (ReLU, no bound); each detection carries ``k`` mask
+coefficients ``C`` (tanh); its mask is ``M = sigmoid(P C^T)`` (YOLACT eq. 1),
+cropped by its box.
+
+Why not mmdet's ``YOLACTProtonet``: its ``forward`` couples the protonet with
+YOLACT's sampling results, loss and semantic head, so SAIS could reuse neither
+the layers nor the assembly without carrying YOLACT's training logic along.
+The module and functions here are the method-independent part.
+"""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmdet.utils import OptConfigType, OptMultiConfig
+
+
+class Protonet(BaseModule):
+    """FCN that predicts ``num_protos`` prototypes from one FPN level.
+
+    Layout of YOLACT Fig. 3: ``num_convs`` 3x3 convs, bilinear upsampling by
+    ``upsample_factor``, one more 3x3 conv, a 1x1 conv to ``num_protos``
+    channels and a ReLU. On P3 (stride 8) with the default factor 2 the
+    prototypes have 1/4 of the input resolution.
+
+    Args:
+        in_channels (int): Channels of the input feature map.
+        feat_channels (int): Channels of the hidden convs. Defaults to 256.
+        num_protos (int): Number of prototypes ``k``. Defaults to 32.
+        num_convs (int): 3x3 convs before upsampling. Defaults to 3.
+        upsample_factor (int): Spatial upsampling factor. Defaults to 2.
+        norm_cfg (dict, optional): Norm layer of the hidden convs.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 feat_channels: int = 256,
+                 num_protos: int = 32,
+                 num_convs: int = 3,
+                 upsample_factor: int = 2,
+                 norm_cfg: OptConfigType = None,
+                 init_cfg: OptMultiConfig = dict(
+                     type='Xavier', distribution='uniform',
+                     layer='Conv2d')) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_protos <= 0:
+            raise ValueError(f'num_protos must be positive, got {num_protos}')
+        self.num_protos = num_protos
+        self.upsample_factor = upsample_factor
+        layers = []
+        for i in range(num_convs):
+            layers.append(
+                ConvModule(
+                    in_channels if i == 0 else feat_channels,
+                    feat_channels,
+                    3,
+                    padding=1,
+                    norm_cfg=norm_cfg))
+        self.convs = nn.Sequential(*layers)
+        self.upsample = nn.Upsample(
+            scale_factor=upsample_factor, mode='bilinear', align_corners=False)
+        self.conv_after = ConvModule(
+            feat_channels if num_convs else in_channels,
+            feat_channels,
+            3,
+            padding=1,
+            norm_cfg=norm_cfg)
+        self.conv_protos = nn.Conv2d(feat_channels, num_protos, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Predict prototypes.
+
+        Args:
+            x (Tensor): shape (B, C, H, W), one FPN level (P3 in SAIS/YOLACT).
+
+        Returns:
+            Tensor: shape (B, k, H * f, W * f), non-negative prototypes, where
+            ``f`` is ``upsample_factor``.
+        """
+        x = self.upsample(self.convs(x))
+        return torch.relu(self.conv_protos(self.conv_after(x)))
+
+
+def assemble_masks(prototypes: Tensor, coeffs: Tensor) -> Tensor:
+    """Linear combination of prototypes, YOLACT eq. 1 before the sigmoid.
+
+    Args:
+        prototypes (Tensor): shape (k, h, w).
+        coeffs (Tensor): shape (n, k), mask coefficients of ``n`` instances.
+
+    Returns:
+        Tensor: shape (n, h, w), mask logits ``P C^T`` (apply ``sigmoid`` for
+        probabilities; the loss uses the logits for numerical stability).
+
+    Raises:
+        ValueError: if the number of prototypes and coefficients differ.
+    """
+    if prototypes.size(0) != coeffs.size(-1):
+        raise ValueError(f'{prototypes.size(0)} prototypes but '
+                         f'{coeffs.size(-1)} mask coefficients per instance')
+    return torch.einsum('nk,khw->nhw', coeffs, prototypes)
+
+
+def crop_masks(masks: Tensor,
+               boxes: Tensor,
+               scale: float = 1.0,
+               fill: Optional[float] = 0.0) -> Tensor:
+    """Zero everything outside each instance's box (YOLACT §3.2 "Cropping").
+
+    Args:
+        masks (Tensor): shape (n, h, w), masks or per-pixel losses.
+        boxes (Tensor): shape (n, 4), (x1, y1, x2, y2) in pixels of the image
+            the masks were predicted for.
+        scale (float): mask pixels per image pixel (0.25 for prototypes at
+            1/4 of the input). Defaults to 1.
+        fill (float): value written outside the boxes. Defaults to 0.
+
+    Returns:
+        Tensor: shape (n, h, w). A pixel is kept when its centre lies inside
+        the scaled box; a box smaller than one mask pixel keeps the pixel
+        that contains its centre, so no instance loses its whole mask.
+    """
+    n, h, w = masks.shape
+    if n == 0:
+        return masks
+    b = boxes.to(masks.dtype) * scale
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    # at least one pixel wide/high around the box centre
+    x1 = torch.minimum(b[:, 0], cx.floor())
+    x2 = torch.maximum(b[:, 2], cx.floor() + 1)
+    y1 = torch.minimum(b[:, 1], cy.floor())
+    y2 = torch.maximum(b[:, 3], cy.floor() + 1)
+    xs = torch.arange(w, device=masks.device, dtype=masks.dtype) + 0.5
+    ys = torch.arange(h, device=masks.device, dtype=masks.dtype) + 0.5
+    in_x = (xs[None] >= x1[:, None]) & (xs[None] < x2[:, None])  # (n, w)
+    in_y = (ys[None] >= y1[:, None]) & (ys[None] < y2[:, None])  # (n, h)
+    inside = in_y[:, :, None] & in_x[:, None, :]
+    return torch.where(inside, masks, masks.new_tensor(fill))

@@ -1,0 +1,160 @@
+"""Checks run by tools/train.py and tools/test.py before the Runner starts.
+
+MMEngine reports a missing annotation file or an unregistered ``type`` deep
+inside dataset or registry code, after it has already created the work
+directory. These checks fail first, with the config key and the path or value
+at fault, and say what to do.
+"""
+import difflib
+import glob
+import os
+import os.path as osp
+from typing import Iterator, List, Tuple
+
+from mmengine.config import Config
+
+PUBLIC_DATA = {
+    'fruits_nuts': 'the public GitHub repository '
+    'Tony607/mmdetection_instance_segmentation_demo (data/images/*.jpg and '
+    'data/trainval.json; train.json/val.json are the split described in '
+    '../shared/data/fruits_nuts/SOURCE.md)',
+    'coco-mini': 'the public GitHub repository Obmutescence/COCO-MINI '
+    '(COCO 2017 layout)',
+    'coco': "COCO 2017 from the COCO project's download page "
+    '(train2017, val2017, annotations_trainval2017)',
+}
+
+
+class ConfigCheckError(RuntimeError):
+    """A config names data or a model type that cannot be used."""
+
+
+def _data_hint(root: str) -> str:
+    name = osp.basename(osp.normpath(root))
+    where = PUBLIC_DATA.get(name, 'its public source')
+    return (f'Run `bash tools/setup.sh`, which links ../shared/data to data/ '
+            f'when that folder exists, or download {where} and place it at '
+            f'{root} (COCO layout: images plus a COCO instance JSON), or point '
+            f'the config at another data root (see README, "Datasets").')
+
+
+def check_data(cfg: Config, splits: List[str]) -> None:
+    """Check that the data roots, annotation files and image folders exist.
+
+    Args:
+        cfg (Config): A loaded config.
+        splits (list[str]): Dataloader keys to check, e.g.
+            ``['train_dataloader', 'val_dataloader']``.
+
+    Raises:
+        ConfigCheckError: naming the config key and the missing path.
+    """
+    for split in splits:
+        loader = cfg.get(split)
+        if not loader:
+            continue
+        ds = loader.get('dataset', {})
+        while 'dataset' in ds:  # wrappers such as RepeatDataset
+            ds = ds['dataset']
+        root = ds.get('data_root', '') or ''
+        if root and not osp.isdir(root):
+            raise ConfigCheckError(
+                f'{cfg.filename}: {split}.dataset.data_root={root!r} does '
+                f'not exist. ' + _data_hint(root))
+        ann = ds.get('ann_file')
+        if ann:
+            path = ann if osp.isabs(ann) else osp.join(root, ann)
+            if not osp.isfile(path):
+                raise ConfigCheckError(
+                    f'{cfg.filename}: {split}.dataset.ann_file: annotation '
+                    f'file {path!r} not found. ' + _data_hint(root or '.'))
+        img_dir = (ds.get('data_prefix') or {}).get('img')
+        if img_dir:
+            path = img_dir if osp.isabs(img_dir) else osp.join(root, img_dir)
+            if not osp.isdir(path):
+                raise ConfigCheckError(
+                    f'{cfg.filename}: {split}.dataset.data_prefix.img: image '
+                    f'folder {path!r} not found. ' + _data_hint(root or '.'))
+
+
+def _types(node, key: str) -> Iterator[Tuple[str, str]]:
+    if isinstance(node, dict):
+        if isinstance(node.get('type'), str):
+            yield key, node['type']
+        for k, v in node.items():
+            yield from _types(v, f'{key}.{k}')
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _types(v, f'{key}[{i}]')
+
+
+def check_model_types(cfg: Config) -> None:
+    """Check that every ``type`` under ``cfg.model`` is a registered model.
+
+    Only ``backbone``, ``neck``, ``bbox_head``, ``mask_head`` and the model
+    itself are checked; losses, coders and layers are built by the heads
+    from other registries.
+
+    Raises:
+        ConfigCheckError: naming the key, the unknown type and close names.
+    """
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    if cfg.get('custom_imports'):
+        import importlib
+        for name in cfg.custom_imports.get('imports', []):
+            importlib.import_module(name)
+    known = set(MODELS.module_dict)
+    for parent in MODELS.children.values():
+        known |= set(parent.module_dict)
+    model = cfg.get('model')
+    if not model:
+        raise ConfigCheckError(f'{cfg.filename}: no `model` key')
+    parts = [('model', model)] + [(f'model.{k}', model.get(k)) for k in (
+        'backbone', 'neck', 'bbox_head', 'mask_head')]
+    for key, node in parts:
+        if not isinstance(node, dict) or not isinstance(node.get('type'), str):
+            continue
+        name = node['type'].split('.')[-1]
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=3)
+            hint = f' Did you mean {", ".join(close)}?' if close else ''
+            raise ConfigCheckError(
+                f'{cfg.filename}: {key}.type={node["type"]!r} is not a '
+                f'registered model type.{hint}')
+
+
+def check_work_dir(work_dir: str, resume: bool, overwrite: bool) -> None:
+    """Refuse to train over an earlier run's checkpoints.
+
+    A new run in a folder that holds checkpoints would overwrite
+    ``iter_N.pth``/``epoch_N.pth`` and ``last_checkpoint`` as it goes, and a
+    run that then fails leaves the earlier run destroyed.
+
+    Raises:
+        ConfigCheckError: naming the folder and the checkpoints found.
+    """
+    if resume or overwrite or not osp.isdir(work_dir):
+        return
+    ckpts = sorted(
+        glob.glob(osp.join(work_dir, '*.pth')) +
+        glob.glob(osp.join(work_dir, 'last_checkpoint')))
+    if ckpts:
+        names = ', '.join(osp.basename(c) for c in ckpts[:4])
+        raise ConfigCheckError(
+            f'work_dir {work_dir!r} already holds checkpoints of an earlier '
+            f'run ({names}). Pass --resume to continue it, --work-dir to use '
+            f'another folder, or --overwrite to let this run replace them.')
+
+
+def existing_output(path: str) -> None:
+    """Refuse to overwrite a result file.
+
+    Raises:
+        ConfigCheckError: naming the file.
+    """
+    if path and os.path.exists(path):
+        raise ConfigCheckError(
+            f'{path!r} already exists; choose another output path or move '
+            f'the old file away (results are never overwritten).')

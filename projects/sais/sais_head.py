@@ -1,0 +1,284 @@
+"""SAIS box head: FCOS plus mask coefficients and center-aware targets."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import Scale
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmdet.models.dense_heads import FCOSHead
+from mmdet.models.dense_heads.anchor_free_head import AnchorFreeHead
+from mmdet.models.utils import (filter_scores_and_topk, multi_apply,
+                                select_single_mlvl)
+from mmdet.registry import MODELS
+from mmdet.utils import InstanceList, OptInstanceList
+from .center_aware import assign_locations
+
+
+@MODELS.register_module()
+class SAISHead(FCOSHead):
+    """Box head of SAIS (Xiang et al., "SAIS: Single-stage Anchor-free
+    Instance Segmentation").
+
+    Differences from :class:`mmdet.models.dense_heads.FCOSHead`:
+
+    1. Every location also predicts ``num_protos`` mask coefficients: the
+       classification and regression tower outputs are summed (§III-A, the
+       fusion of Table III), then a 3x3 conv and tanh. ``fuse_towers=False``
+       takes the regression tower alone (the ablation's baseline).
+    2. Targets use the center-aware rule of §III-B (eq. 2-4) instead of
+       FCOS's minimal-area rule; ``center_aware=False`` restores FCOS.
+    3. ``loss_by_feat`` records, per image, the coefficients of the positive
+       locations and the index of their GT instance, which
+       :meth:`get_positive_infos` hands to the mask head.
+    4. ``predict_by_feat`` carries each detection's coefficients through the
+       score filter and NMS (``results.coeffs``).
+
+    Args:
+        num_protos (int): Number of prototypes ``k``. Defaults to 32.
+        fuse_towers (bool): Coefficients from cls + reg towers (True) or
+            from the reg tower only (False). Defaults to True.
+        center_aware (bool): Center-aware (True) or minimal-area (False)
+            target assignment. Defaults to True.
+        **kwargs: Arguments of :class:`FCOSHead`.
+
+    Example:
+        >>> head = SAISHead(num_classes=3, in_channels=8, feat_channels=8,
+        ...                 stacked_convs=1, num_protos=4,
+        ...                 norm_cfg=dict(type='GN', num_groups=4))
+        >>> feats = [torch.rand(1, 8, s, s) for s in [16, 8, 4, 2, 1]]
+        >>> cls, bbox, ctr, coeff = head(feats)
+        >>> coeff[0].shape
+        torch.Size([1, 4, 16, 16])
+    """
+
+    def __init__(self,
+                 *args,
+                 num_protos: int = 32,
+                 fuse_towers: bool = True,
+                 center_aware: bool = True,
+                 **kwargs) -> None:
+        self.num_protos = num_protos
+        self.fuse_towers = fuse_towers
+        self.center_aware = center_aware
+        super().__init__(*args, **kwargs)
+        self._assigned_gt_inds: List[Tensor] = []
+
+    def _init_layers(self) -> None:
+        """Add the mask-coefficient conv to FCOS's layers."""
+        super()._init_layers()
+        self.conv_coeff = nn.Conv2d(
+            self.feat_channels, self.num_protos, 3, padding=1)
+
+    def forward(
+        self, x: Tuple[Tensor]
+    ) -> Tuple[List[Tensor], List[Tensor], List[Tensor], List[Tensor]]:
+        """Forward all FPN levels.
+
+        Args:
+            x (tuple[Tensor]): FPN levels, each of shape (B, C, H_l, W_l).
+
+        Returns:
+            tuple[list[Tensor]]: per level, class scores (B, num_classes,
+            H_l, W_l), box distances (B, 4, H_l, W_l) in pixels (or strides
+            with ``norm_on_bbox`` during training), centerness logits
+            (B, 1, H_l, W_l) and mask coefficients (B, k, H_l, W_l) in
+            [-1, 1].
+        """
+        return multi_apply(self.forward_single, x, self.scales, self.strides)
+
+    def forward_single(self, x: Tensor, scale: Scale,
+                       stride: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Forward one level; see :meth:`forward` for the shapes.
+
+        FCOSHead.forward_single drops the tower features that the
+        coefficients need, so the tower pass comes from AnchorFreeHead and the
+        FCOS box scaling is repeated here unchanged.
+        """
+        cls_score, bbox_pred, cls_feat, reg_feat = AnchorFreeHead.forward_single(
+            self, x)
+        centerness = self.conv_centerness(
+            reg_feat if self.centerness_on_reg else cls_feat)
+        bbox_pred = scale(bbox_pred).float()
+        if self.norm_on_bbox:
+            bbox_pred = bbox_pred.clamp(min=0)
+            if not self.training:
+                bbox_pred = bbox_pred * stride
+        else:
+            bbox_pred = bbox_pred.exp()
+        coeff_feat = cls_feat + reg_feat if self.fuse_towers else reg_feat
+        coeff_pred = torch.tanh(self.conv_coeff(coeff_feat))
+        return cls_score, bbox_pred, centerness, coeff_pred
+
+    # ------------------------------------------------------------- training
+    def loss_by_feat(
+        self,
+        cls_scores: List[Tensor],
+        bbox_preds: List[Tensor],
+        centernesses: List[Tensor],
+        coeff_preds: List[Tensor],
+        batch_gt_instances: InstanceList,
+        batch_img_metas: List[dict],
+        batch_gt_instances_ignore: OptInstanceList = None
+    ) -> Dict[str, Tensor]:
+        """FCOS losses, and the positives the mask head trains on.
+
+        Args:
+            cls_scores, bbox_preds, centernesses, coeff_preds (list[Tensor]):
+                Outputs of :meth:`forward`.
+            batch_gt_instances (list[InstanceData]): GT ``bboxes`` (G, 4)
+                and ``labels`` (G,) per image.
+            batch_img_metas (list[dict]): Image meta information.
+            batch_gt_instances_ignore (list[InstanceData], optional): Unused,
+                as in FCOS.
+
+        Returns:
+            dict[str, Tensor]: ``loss_cls``, ``loss_bbox``,
+            ``loss_centerness``.
+        """
+        self._assigned_gt_inds = []  # filled by _get_targets_single
+        losses = super().loss_by_feat(cls_scores, bbox_preds, centernesses,
+                                      batch_gt_instances, batch_img_metas,
+                                      batch_gt_instances_ignore)
+        num_imgs = cls_scores[0].size(0)
+        assert len(self._assigned_gt_inds) == num_imgs
+        flat_coeffs = torch.cat([
+            c.permute(0, 2, 3, 1).reshape(num_imgs, -1, self.num_protos)
+            for c in coeff_preds
+        ], 1)  # (B, N, k), same point order as the targets
+        self._raw_positive_infos = dict(
+            coeffs=flat_coeffs, assigned_gt_inds=self._assigned_gt_inds)
+        return losses
+
+    def _get_targets_single(
+            self, gt_instances: InstanceData, points: Tensor,
+            regress_ranges: Tensor,
+            num_points_per_lvl: List[int]) -> Tuple[Tensor, Tensor]:
+        """Labels and box targets of one image with the SAIS rule.
+
+        Args:
+            gt_instances (InstanceData): ``bboxes`` (G, 4), ``labels`` (G,).
+            points (Tensor): shape (N, 2), all levels' locations.
+            regress_ranges (Tensor): shape (N, 2), per-location ranges.
+            num_points_per_lvl (list[int]): locations per level.
+
+        Returns:
+            tuple[Tensor, Tensor]: labels (N,) with ``num_classes`` for
+            background and box targets (N, 4) in pixels.
+        """
+        gt_bboxes = gt_instances.bboxes
+        radii = None
+        if self.center_sampling:
+            radii = torch.cat([
+                points.new_full((n, ), s * self.center_sample_radius)
+                for n, s in zip(num_points_per_lvl, self.strides)
+            ])
+        assigned, bbox_targets = assign_locations(
+            points, gt_bboxes, regress_ranges, self.center_aware, radii)
+        labels = gt_instances.labels.new_full((points.size(0), ),
+                                              self.num_classes)
+        fg = assigned >= 0
+        labels[fg] = gt_instances.labels[assigned[fg]]
+        self._assigned_gt_inds.append(assigned)
+        return labels, bbox_targets
+
+    def get_positive_infos(self) -> InstanceList:
+        """Positive locations of the last :meth:`loss_by_feat` call.
+
+        Returns:
+            list[InstanceData]: per image, ``coeffs`` (P, k) with gradient
+            and ``pos_assigned_gt_inds`` (P,) into that image's GT.
+        """
+        infos = []
+        for coeffs, assigned in zip(self._raw_positive_infos['coeffs'],
+                                    self._raw_positive_infos[
+                                        'assigned_gt_inds']):
+            pos = assigned >= 0
+            infos.append(
+                InstanceData(
+                    coeffs=coeffs[pos], pos_assigned_gt_inds=assigned[pos]))
+        return infos
+
+    # ------------------------------------------------------------ inference
+    def predict_by_feat(self,
+                        cls_scores: List[Tensor],
+                        bbox_preds: List[Tensor],
+                        centernesses: List[Tensor],
+                        coeff_preds: List[Tensor],
+                        batch_img_metas: Optional[List[dict]] = None,
+                        cfg: Optional[ConfigDict] = None,
+                        rescale: bool = False,
+                        with_nms: bool = True) -> InstanceList:
+        """Decode, filter and NMS the detections, keeping coefficients.
+
+        Args:
+            cls_scores, bbox_preds, centernesses, coeff_preds (list[Tensor]):
+                Outputs of :meth:`forward`.
+            batch_img_metas (list[dict]): Image meta information.
+            cfg (ConfigDict, optional): Test config (``nms_pre``,
+                ``score_thr``, ``nms``, ``max_per_img``); defaults to
+                ``self.test_cfg``.
+            rescale (bool): Boxes to the original image size if True. The
+                zoo's mask head needs input-size boxes, so detectors call it
+                with False.
+            with_nms (bool): Apply NMS. Defaults to True.
+
+        Returns:
+            list[InstanceData]: per image, ``bboxes`` (n, 4), ``scores``
+            (n,), ``labels`` (n,) and ``coeffs`` (n, k).
+        """
+        cfg = self.test_cfg if cfg is None else cfg
+        featmap_sizes = [s.shape[-2:] for s in cls_scores]
+        mlvl_points = self.prior_generator.grid_priors(
+            featmap_sizes, dtype=cls_scores[0].dtype,
+            device=cls_scores[0].device)
+        results_list = []
+        for img_id, img_meta in enumerate(batch_img_metas):
+            results = self._predict_single(
+                select_single_mlvl(cls_scores, img_id),
+                select_single_mlvl(bbox_preds, img_id),
+                select_single_mlvl(centernesses, img_id),
+                select_single_mlvl(coeff_preds, img_id), mlvl_points, cfg,
+                img_meta['img_shape'])
+            results_list.append(
+                self._bbox_post_process(
+                    results, cfg, rescale=rescale, with_nms=with_nms,
+                    img_meta=img_meta))
+        return results_list
+
+    def _predict_single(self, cls_scores: List[Tensor],
+                        bbox_preds: List[Tensor], centernesses: List[Tensor],
+                        coeff_preds: List[Tensor], points: List[Tensor],
+                        cfg: ConfigDict, img_shape: Tuple[int, int]
+                        ) -> InstanceData:
+        """Top ``nms_pre`` locations per level of one image, before NMS.
+
+        Written for SAIS because BaseDenseHead's single-image decoder has no
+        way to carry per-location mask coefficients with the boxes.
+        """
+        nms_pre = cfg.get('nms_pre', -1)
+        score_thr = cfg.get('score_thr', 0)
+        keep = dict(bboxes=[], scores=[], labels=[], score_factors=[],
+                    coeffs=[])
+        for cls, box, ctr, coeff, pts in zip(cls_scores, bbox_preds,
+                                             centernesses, coeff_preds,
+                                             points):
+            scores = cls.permute(1, 2, 0).reshape(-1, self.cls_out_channels)
+            scores = scores.sigmoid()
+            scores, labels, _, kept = filter_scores_and_topk(
+                scores, score_thr, nms_pre if nms_pre > 0 else scores.numel(),
+                dict(
+                    box=box.permute(1, 2, 0).reshape(-1, 4),
+                    ctr=ctr.reshape(-1).sigmoid(),
+                    coeff=coeff.permute(1, 2, 0).reshape(-1, self.num_protos),
+                    pts=pts))
+            keep['bboxes'].append(
+                self.bbox_coder.decode(
+                    kept['pts'], kept['box'], max_shape=img_shape))
+            keep['scores'].append(scores)
+            keep['labels'].append(labels)
+            keep['score_factors'].append(kept['ctr'])
+            keep['coeffs'].append(kept['coeff'])
+        return InstanceData(**{k: torch.cat(v) for k, v in keep.items()})

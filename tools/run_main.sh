@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The main job: SAIS R50 trained on fruits_nuts (train.json) and evaluated on
+# its val split with tools/test.py --eval bbox segm.
+#   bash tools/run_main.sh [CONFIG]
+# A finished run in the work_dir is reused (its final checkpoint is tested
+# again); delete the work_dir to train anew.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+PY="${ZOO_VENV:-$ROOT/.venv}/bin/python"
+CONFIG=${1:-configs/sais_r50_fruits_nuts.py}
+NAME=$(basename "$CONFIG" .py)
+WORK=work_dirs/$NAME
+MAX_ITERS=$("$PY" -c "from mmengine.config import Config; print(Config.fromfile('$CONFIG').train_cfg.max_iters)")
+CKPT=$WORK/iter_$MAX_ITERS.pth
+START=$(date +%s)
+if [ -f "$CKPT" ]; then
+    echo "[main] $CKPT exists: skipping training"
+else
+    echo "[main] training $CONFIG for $MAX_ITERS iterations into $WORK"
+    "$PY" tools/train.py "$CONFIG" --work-dir "$WORK"
+fi
+TRAINED=$(date +%s)
+echo "[main] testing $CKPT"
+"$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" --eval bbox segm
+END=$(date +%s)
+echo "[main] train $((TRAINED - START)) s, test $((END - TRAINED)) s"

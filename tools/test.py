@@ -1,0 +1,161 @@
+"""Test (and evaluate) a checkpoint (MMDetection 3.x ``tools/test.py``).
+
+Beyond mmdet's arguments:
+
+* ``--eval bbox segm``: MMDetection 2.x's flag, mapped onto the
+  ``metric`` list of the config's CocoMetric; an unknown metric stops with
+  the allowed ones;
+* ``--format-only``: write COCO result JSON (``<prefix>.bbox.json``,
+  ``<prefix>.segm.json``) without evaluating;
+* the metrics are written as JSON to ``<work_dir>/<timestamp>/
+  test_metrics.json`` (read by tools/benchmark.py ``--ap-from``);
+* checkpoints load under torch's ``weights_only=True`` default, and an
+  existing ``--out`` file is never overwritten.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+COCO_METRICS = ('bbox', 'segm', 'proposal', 'proposal_fast')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='MMDet test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the directory to save evaluation metrics')
+    parser.add_argument(
+        '--eval', nargs='+', metavar='METRIC',
+        help=f'metrics to evaluate, any of {", ".join(COCO_METRICS)}')
+    parser.add_argument(
+        '--out', type=str,
+        help='dump predictions to a pickle file for offline evaluation')
+    parser.add_argument(
+        '--format-only', action='store_true',
+        help='write COCO result JSON instead of evaluating')
+    parser.add_argument(
+        '--outfile-prefix',
+        help='prefix of the COCO JSON files written by --format-only '
+        '(default: <work_dir>/<timestamp>/results)')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='save images with predicted masks drawn, under '
+        'work_dir/timestamp/SHOW_DIR')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value pairs')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _coco_evaluators(cfg):
+    ev = cfg.test_evaluator
+    evs = ev if isinstance(ev, list) else [ev]
+    return [e for e in evs if 'Coco' in str(e.get('type', ''))]
+
+
+def main():
+    args = parse_args()
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from mmdet.engine.hooks.utils import trigger_visualization_hook
+    from mmdet.evaluation import DumpDetResults
+    from mmdet.utils import setup_cache_size_limit_of_dynamo
+    from projects.core.checkpoint import allow_mmengine_checkpoints
+    from projects.core.distributed import setup_cpu_distributed
+    from projects.core.run_checks import (ConfigCheckError, check_data,
+                                          check_model_types, existing_output)
+
+    setup_cache_size_limit_of_dynamo()
+    allow_mmengine_checkpoints()
+    if not osp.isfile(args.config):
+        sys.exit(f'error: config file {args.config!r} not found')
+    if not osp.isfile(args.checkpoint):
+        sys.exit(f'error: checkpoint {args.checkpoint!r} not found')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+
+    if args.eval:
+        unknown = [m for m in args.eval if m not in COCO_METRICS]
+        if unknown:
+            sys.exit(f'error: --eval {" ".join(unknown)}: unknown metric; '
+                     f'allowed: {", ".join(COCO_METRICS)}')
+        coco = _coco_evaluators(cfg)
+        if not coco:
+            sys.exit(f'error: {args.config}: --eval needs a CocoMetric in '
+                     'test_evaluator')
+        for ev in coco:
+            ev.metric = list(args.eval)
+    if args.format_only:
+        for ev in _coco_evaluators(cfg):
+            ev.format_only = True
+            ev.outfile_prefix = args.outfile_prefix or '__LOG_DIR__'
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+
+    try:
+        check_model_types(cfg)
+        check_data(cfg, ['test_dataloader'])
+        existing_output(args.out)
+    except ConfigCheckError as e:
+        sys.exit(f'error: {e}')
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        sys.exit(f'error: --out {args.out!r}: the dump file must end in .pkl')
+
+    setup_cpu_distributed(cfg)
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    if args.format_only and not args.outfile_prefix:
+        for metric in runner.test_evaluator.metrics:
+            if getattr(metric, 'outfile_prefix', None) == '__LOG_DIR__':
+                metric.outfile_prefix = osp.join(runner.log_dir, 'results')
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
+
+    metrics = runner.test()
+    if runner.rank == 0:
+        path = osp.join(runner.log_dir, 'test_metrics.json')
+        with open(path, 'w') as f:
+            json.dump(
+                dict(
+                    config=args.config,
+                    checkpoint=args.checkpoint,
+                    metrics={k: float(v) if isinstance(v, (int, float))
+                             else str(v)
+                             for k, v in (metrics or {}).items()}),
+                f, indent=2)
+        runner.logger.info(f'metrics written to {path}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,112 @@
+"""Train a detector of the zoo (MMDetection 3.x ``tools/train.py`` arguments).
+
+Differences from mmdet's tools/train.py:
+
+* checkpoints written here load under torch's ``weights_only=True`` default
+  (``projects.core.allow_mmengine_checkpoints``), so ``--resume`` and
+  tools/test.py work right after training;
+* data paths, model types and the work_dir are checked before the Runner
+  starts: a bad config stops with the key at fault, and a new run never
+  overwrites an earlier run's checkpoints (``--overwrite`` to allow it).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a detector')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp', action='store_true', default=False,
+        help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the lr by (processes x batch size) / base_batch_size')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint, or without a path from the latest '
+        'checkpoint in the work directory')
+    parser.add_argument(
+        '--overwrite', action='store_true',
+        help='allow a new run in a work_dir that holds checkpoints')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value pairs')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from mmdet.utils import setup_cache_size_limit_of_dynamo
+    from projects.core.checkpoint import allow_mmengine_checkpoints
+    from projects.core.distributed import setup_cpu_distributed
+    from projects.core.run_checks import (ConfigCheckError, check_data,
+                                          check_model_types, check_work_dir)
+
+    setup_cache_size_limit_of_dynamo()
+    allow_mmengine_checkpoints()
+    if not osp.isfile(args.config):
+        sys.exit(f'error: config file {args.config!r} not found')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            sys.exit(f'error: {args.config}: --auto-scale-lr needs '
+                     '`auto_scale_lr.base_batch_size` in the config')
+        cfg.auto_scale_lr.enable = True
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            sys.exit(f'error: --resume checkpoint {args.resume!r} not found')
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    try:
+        check_model_types(cfg)
+        check_data(cfg, ['train_dataloader', 'val_dataloader'])
+        check_work_dir(cfg.work_dir, bool(args.resume), args.overwrite)
+    except ConfigCheckError as e:
+        sys.exit(f'error: {e}')
+
+    setup_cpu_distributed(cfg)
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
