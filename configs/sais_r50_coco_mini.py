@@ -5,7 +5,7 @@ _base_ = [
     './_base_/datasets/coco_mini_instance.py',
     './_base_/schedules/schedule_small_data.py'
 ]
-img_scale = (512, 512)
+img_scale = (384, 384)
 model = dict(
     backbone=dict(
         init_cfg=dict(

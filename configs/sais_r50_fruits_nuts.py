@@ -6,7 +6,7 @@ _base_ = [
     './_base_/datasets/fruits_nuts_instance.py',
     './_base_/schedules/schedule_small_data.py'
 ]
-img_scale = (512, 512)
+img_scale = (384, 384)
 model = dict(
     backbone=dict(
         init_cfg=dict(

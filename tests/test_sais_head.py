@@ -50,12 +50,7 @@ def _gt(n):
 
 
 def _losses(bbox_head, mask_head, gt):
-    feats = _feats()
-    losses = bbox_head.loss_by_feat(*bbox_head(feats), [gt], [_meta()])
-    infos = bbox_head.get_positive_infos()
-    losses.update(
-        mask_head.loss_by_feat(*mask_head(feats), [gt], [_meta()], infos))
-    return losses, infos
+    return _losses_on(bbox_head, mask_head, gt, _feats())
 
 
 def test_forward_shapes():
@@ -159,3 +154,44 @@ def test_predict_no_detection_is_well_formed():
     assert len(res) == 0
     assert res.masks.shape == (0, 600, 800)
     assert res.bboxes.shape == (0, 4)
+
+
+def test_mask_branch_learns_and_prototypes_stay_alive():
+    """30 SGD steps at lr 0.01 on one fixed batch: the mask loss must fall.
+
+    Guards against the collapse measured on fruits_nuts without GN in the
+    protonet: every prototype ReLU dead, mask loss stuck at ln 2. With
+    ``norm_cfg=None`` this test ends at 0.689 with no live prototype
+    (measured); with GN at about 0.50.
+    """
+    torch.manual_seed(0)
+    bbox_head = SAISHead(
+        num_classes=3, in_channels=16, feat_channels=16, stacked_convs=2,
+        num_protos=K, strides=STRIDES, norm_cfg=dict(type='GN', num_groups=4))
+    mask_head = SAISMaskHead(
+        in_channels=16, feat_channels=16, num_protos=K, num_convs=1,
+        norm_cfg=dict(type='GN', num_groups=4))
+    bbox_head.init_weights()
+    mask_head.init_weights()
+    params = list(bbox_head.parameters()) + list(mask_head.parameters())
+    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+    gt = _gt(3)
+    feats = [f * 30 for f in _feats()]  # large, unnormalised P3 values
+    first = last = None
+    for _ in range(30):
+        losses, _ = _losses_on(bbox_head, mask_head, gt, feats)
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        opt.step()
+        first = first if first is not None else losses['loss_mask'].item()
+        last = losses['loss_mask'].item()
+    assert last < 0.6 and last < first - 0.1, (first, last)  # ln 2: dead
+    assert (mask_head(feats)[0] > 0).float().mean() > 0.1
+
+
+def _losses_on(bbox_head, mask_head, gt, feats):
+    losses = bbox_head.loss_by_feat(*bbox_head(feats), [gt], [_meta()])
+    infos = bbox_head.get_positive_infos()
+    losses.update(
+        mask_head.loss_by_feat(*mask_head(feats), [gt], [_meta()], infos))
+    return losses, infos

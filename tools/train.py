@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 
 def parse_args():
@@ -58,22 +58,16 @@ def main():
     from projects.core.checkpoint import allow_mmengine_checkpoints
     from projects.core.distributed import setup_cpu_distributed
     from projects.core.run_checks import (ConfigCheckError, check_data,
-                                          check_model_types, check_work_dir)
+                                          check_model_types, check_work_dir,
+                                          load_tool_config)
 
     setup_cache_size_limit_of_dynamo()
     allow_mmengine_checkpoints()
-    if not osp.isfile(args.config):
-        sys.exit(f'error: config file {args.config!r} not found')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    try:
+        cfg = load_tool_config(args.config, args.cfg_options, args.launcher,
+                               args.work_dir)
+    except ConfigCheckError as e:
+        sys.exit(f'error: {e}')
 
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -9,7 +9,7 @@ import difflib
 import glob
 import os
 import os.path as osp
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -158,3 +158,34 @@ def existing_output(path: str) -> None:
         raise ConfigCheckError(
             f'{path!r} already exists; choose another output path or move '
             f'the old file away (results are never overwritten).')
+
+
+def load_tool_config(config: str, cfg_options: Optional[dict], launcher: str,
+                     work_dir: Optional[str]) -> Config:
+    """Load a config the way tools/train.py and tools/test.py both need it.
+
+    Args:
+        config (str): Config file path.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        launcher (str): ``--launcher`` value.
+        work_dir (str, optional): ``--work-dir``; default
+            ``./work_dirs/<config name>`` unless the config sets one.
+
+    Returns:
+        Config: the merged config with ``launcher`` and ``work_dir`` set.
+
+    Raises:
+        ConfigCheckError: if the config file does not exist.
+    """
+    if not osp.isfile(config):
+        raise ConfigCheckError(f'config file {config!r} not found')
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    return cfg

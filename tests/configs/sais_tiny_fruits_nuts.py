@@ -12,7 +12,11 @@ model = dict(
         num_protos=8,
         norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)),
     mask_head=dict(
-        in_channels=32, feat_channels=32, num_protos=8, num_convs=1),
+        in_channels=32,
+        feat_channels=32,
+        num_protos=8,
+        num_convs=1,
+        norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)),
     test_cfg=dict(score_thr=0.0, nms_pre=200, max_per_img=20))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
