@@ -52,6 +52,9 @@ def parse_args():
         help='save images with predicted masks drawn, under '
         'work_dir/timestamp/SHOW_DIR')
     parser.add_argument(
+        '--show-score-thr', type=float, default=0.3,
+        help='draw only detections scoring at least this (default 0.3)')
+    parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -114,6 +117,7 @@ def main():
             ev.outfile_prefix = args.outfile_prefix or '__LOG_DIR__'
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
+        cfg.default_hooks.visualization.score_thr = args.show_score_thr
 
     try:
         check_model_types(cfg)
