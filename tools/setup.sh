@@ -34,7 +34,7 @@ else
     if "$PY" -c "import mmcv.ops, mmcv; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
         say "mmcv 2.1.0 with ops already installed"
     else
-        say "building mmcv 2.1.0 with CPU ops (about 12 minutes on 2 cores the first time; cached after)"
+        say "building mmcv 2.1.0 with CPU ops (about 15 minutes on 2 cores the first time; pip caches the wheel)"
         MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" "$PY" -m pip install -q \
             --no-build-isolation mmcv==2.1.0
     fi
