@@ -24,7 +24,9 @@ def test_config_builds(path):
     cfg = Config.fromfile(path)
     check_model_types(cfg)
     model = MODELS.build(cfg.model)  # no weights are loaded here
-    assert model.bbox_head.num_protos == model.mask_head.protonet.num_protos
+    protos = getattr(model.mask_head, 'num_protos', None) or \
+        model.mask_head.protonet.num_protos
+    assert model.bbox_head.num_protos == protos
     assert cfg.custom_imports.imports == ['projects']
 
 
