@@ -36,19 +36,18 @@ from mmdet.structures.bbox import bbox_overlaps
 NMS_TYPES = ('fast_nms', 'cross_class_fast_nms', 'nms')
 
 
-def _keep_upper_triangle(boxes: Tensor, iou_thr: float) -> Tensor:
-    """Fast NMS keep mask for score-sorted boxes, SSS §3.3.
+def _keep_upper_triangle(iou: Tensor, iou_thr: float) -> Tensor:
+    """Fast NMS keep mask, SSS §3.3.
 
     Args:
-        boxes (Tensor): shape (..., k, 4), sorted by descending score.
+        iou (Tensor): shape (..., k, k), pairwise IoU of score-sorted boxes.
         iou_thr (float): IoU threshold.
 
     Returns:
         Tensor: shape (..., k), bool, True where no higher-scoring box
         overlaps by more than ``iou_thr``.
     """
-    iou = bbox_overlaps(boxes, boxes).triu_(diagonal=1)
-    return iou.max(dim=-2)[0] <= iou_thr
+    return iou.triu(diagonal=1).max(dim=-2)[0] <= iou_thr
 
 
 def cross_class_fast_nms(bboxes: Tensor, scores: Tensor, score_thr: float,
@@ -70,13 +69,15 @@ def cross_class_fast_nms(bboxes: Tensor, scores: Tensor, score_thr: float,
         score), labels (k,) 0-based, inds (k,) rows of the input.
     """
     best, labels = scores.max(dim=1)
-    best, order = best.sort(descending=True)
-    order, best = order[:top_k], best[:top_k]
-    keep = _keep_upper_triangle(bboxes[order], iou_thr) & (best > score_thr)
+    sorted_best, order = best.sort(descending=True)
+    order, sorted_best = order[:top_k], sorted_best[:top_k]
+    boxes = bboxes[order]
+    keep = _keep_upper_triangle(bbox_overlaps(boxes, boxes), iou_thr) & (
+        sorted_best > score_thr)
     inds = order[keep]
     if max_num > 0:
         inds = inds[:max_num]
-    dets = torch.cat([bboxes[inds], scores.max(dim=1)[0][inds, None]], dim=1)
+    dets = torch.cat([bboxes[inds], best[inds, None]], dim=1)
     return dets, labels[inds], inds
 
 
@@ -101,8 +102,8 @@ def per_class_fast_nms(bboxes: Tensor, scores: Tensor, score_thr: float,
     # that is a candidate of several classes is not measured again
     uniq, local = torch.unique(rows, return_inverse=True)
     iou = bbox_overlaps(bboxes[uniq], bboxes[uniq])
-    iou = iou[local[:, :, None], local[:, None, :]].triu_(diagonal=1)
-    keep = (iou.max(dim=-2)[0] <= iou_thr) & valid
+    iou = iou[local[:, :, None], local[:, None, :]]  # (C', m, m)
+    keep = _keep_upper_triangle(iou, iou_thr) & valid
     inds, det_scores = rows[keep], top.values[classes, :m][keep]
     labels = classes[:, None].expand_as(rows)[keep]
     det_scores, order = det_scores.sort(descending=True)
