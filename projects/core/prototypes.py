@@ -10,7 +10,7 @@ YOLACT's sampling results, loss and semantic head, so SAIS could reuse neither
 the layers nor the assembly without carrying YOLACT's training logic along.
 The module and functions here are the method-independent part.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -143,3 +143,79 @@ def crop_masks(masks: Tensor,
     in_y = (ys[None] >= y1[:, None]) & (ys[None] < y2[:, None])  # (n, h)
     inside = in_y[:, :, None] & in_x[:, None, :]
     return torch.where(inside, masks, masks.new_tensor(fill))
+
+
+def _bilinear_taps(in_size: int, out_size: int,
+                   device: torch.device) -> Tuple[Tensor, ...]:
+    """Source taps of ``F.interpolate(mode='bilinear', align_corners=False)``
+    along one axis: for every output pixel the two source indices (n,) and
+    their weights (n,), as PyTorch computes them (up to float rounding)."""
+    ratio = float(torch.tensor(in_size / out_size, dtype=torch.float32))
+    real = ((torch.arange(out_size, device=device, dtype=torch.float64) +
+             0.5) * ratio - 0.5).clamp(min=0).float()
+    i0 = real.long().clamp(max=in_size - 1)
+    i1 = (i0 + 1).clamp(max=in_size - 1)
+    w1 = (real - i0).clamp(0, 1)
+    return i0, i1, 1 - w1, w1
+
+
+def paste_masks(masks: Tensor, out_h: int, out_w: int,
+                thr: float) -> Tensor:
+    """Upsample cropped masks bilinearly to ``(out_h, out_w)`` and binarise,
+    computing only the window each mask can reach.
+
+    Equivalent to ``F.interpolate(masks[None], (out_h, out_w),
+    mode='bilinear', align_corners=False)[0] > thr`` (what mmdet's YOLACT
+    does for the whole image), but masks cropped to their boxes are zero
+    outside them, so an output pixel whose two source rows or columns are
+    both outside a mask's non-zero support is 0 and cannot pass ``thr >= 0``.
+    Only the window inside is interpolated, which on CPU turns a
+    (n, H, W)-sized float interpolation into n box-sized ones. The sums are
+    the same as PyTorch's up to float rounding (about 1e-7), so a pixel
+    within that distance of ``thr`` may flip (tests count them).
+
+    Args:
+        masks (Tensor): shape (n, h, w), non-negative mask probabilities,
+            zero outside each instance's crop.
+        out_h (int): output height in pixels.
+        out_w (int): output width in pixels.
+        thr (float): binarisation threshold, at least 0.
+
+    Returns:
+        Tensor: shape (n, out_h, out_w), bool.
+
+    Raises:
+        ValueError: if ``thr`` is negative (zeros would pass it).
+    """
+    if thr < 0:
+        raise ValueError(f'paste_masks needs thr >= 0, got {thr}')
+    n, h, w = masks.shape
+    out = torch.zeros((n, out_h, out_w), dtype=torch.bool,
+                      device=masks.device)
+    if n == 0:
+        return out
+    y0, y1, wy0, wy1 = _bilinear_taps(h, out_h, masks.device)
+    x0, x1, wx0, wx1 = _bilinear_taps(w, out_w, masks.device)
+    nonzero = masks != 0
+    rows, cols = nonzero.any(2).cpu(), nonzero.any(1).cpu()
+    for i in range(n):
+        r, c = rows[i].nonzero()[:, 0], cols[i].nonzero()[:, 0]
+        if len(r) == 0 or len(c) == 0:
+            continue
+        # output pixels with a tap in [first, last]; taps are monotone
+        ya = int(torch.searchsorted(y1, int(r[0])))
+        yb = int(torch.searchsorted(y0, int(r[-1]), right=True))
+        xa = int(torch.searchsorted(x1, int(c[0])))
+        xb = int(torch.searchsorted(x0, int(c[-1]), right=True))
+        # index_select, not advanced indexing: on CPU the latter is a
+        # parallel kernel whose thread start-up costs ~1000x these tiny sizes
+        m = masks[i]
+        top, bottom = m.index_select(0, y0[ya:yb]), m.index_select(
+            0, y1[ya:yb])
+        cx0, cx1, cwx0, cwx1 = x0[xa:xb], x1[xa:xb], wx0[xa:xb], wx1[xa:xb]
+        top = top.index_select(1, cx0) * cwx0 + top.index_select(1, cx1) * cwx1
+        bottom = (bottom.index_select(1, cx0) * cwx0 +
+                  bottom.index_select(1, cx1) * cwx1)
+        out[i, ya:yb, xa:xb] = (top * wy0[ya:yb, None] +
+                                bottom * wy1[ya:yb, None]) > thr
+    return out
