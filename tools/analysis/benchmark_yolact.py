@@ -1,13 +1,25 @@
-"""Time Fast NMS, cross-class Fast NMS and standard NMS on one CPU run.
+"""Time the YOLACT family's NMS and our YOLACT against mmdet's, in one run.
 
-    python tools/analysis/benchmark_nms.py [--runs 20] [--seed 0]
+    python tools/analysis/benchmark_yolact.py [--runs 20] [--seed 0]
+        [--config configs/yolact_r50_fruits_nuts.py] [--checkpoint CKPT]
+        [--image IMG] [--model-runs 10] [--skip-model]
 
+Part 1, NMS (SSS §3.3):
 For 80 classes x 200 and 80 x 1000 detections (boxes jittered around 20
 objects, each detection with one dominant class, as a trained detector's
 sigmoid scores look), prints the median time in ms over ``--runs`` runs (after
 a warm-up), the kept detections, and how many of standard NMS's kept
-(detection, class) pairs each method also keeps. Benchmarks belong here, not
-in the timed tests.
+(detection, class) pairs each method also keeps.
+
+Part 2, model: the zoo's YOLACT (``--config``) and mmdet 3.3's stock YOLACT
+(:func:`projects.yolact.mmdet_peer.mmdet_yolact_model`) with the same weights
+(``--checkpoint``, else random with ``--seed``) on the same real image (else
+the first image of the config's test set): median ms over ``--model-runs``
+of ``test_step`` (pre-processing, backbone+neck, heads, NMS, mask assembly
+and pasting at the original size), its backbone+neck part, the rest, the
+detections, and our time / mmdet's.
+
+Benchmarks belong here, not in the timed tests.
 """
 import argparse
 import os.path as osp
@@ -16,13 +28,20 @@ import sys
 import time
 
 import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
 from mmcv.ops import nms as mmcv_nms  # noqa: E402
 
+from mmdet.registry import DATASETS, MODELS  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
+from projects.core.checkpoint import allow_mmengine_checkpoints  # noqa: E402
 from projects.core.nms import NMS_TYPES, multiclass_nms  # noqa: E402
+from projects.yolact.mmdet_peer import mmdet_yolact_model  # noqa: E402
 
 
 def per_class_loop_nms(boxes, scores, score_thr=0.05, iou_thr=0.5,
@@ -70,31 +89,25 @@ def time_ms(fn, runs: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--runs', type=int, default=20)
-    parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+def benchmark_nms(runs: int, seed: int) -> None:
+    """Part 1: print the NMS table (see the module docstring)."""
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
-          f'median of {args.runs} runs')
+          f'median of {runs} runs')
     print('speed-up and shared are relative to standard NMS (mmcv '
           'batched_nms, one call with per-class offsets)')
     print(f'{"classes x boxes":>16} {"method":>22} {"ms":>9} {"speed-up":>9} '
           f'{"kept":>6} {"shared with nms":>16}')
     for num_boxes in (200, 1000):
-        boxes, scores = make_case(num_boxes, 80, args.seed)
+        boxes, scores = make_case(num_boxes, 80, seed)
         results = {}
         for nms_type in ('nms', ) + tuple(t for t in NMS_TYPES if t != 'nms'):
             cfg = dict(type=nms_type, iou_threshold=0.5, score_thr=0.05,
                        top_k=200, max_per_img=-1)
-            ms = time_ms(lambda: multiclass_nms(boxes, scores, cfg),
-                         args.runs)
+            ms = time_ms(lambda: multiclass_nms(boxes, scores, cfg), runs)
             _, labels, inds = multiclass_nms(boxes, scores, cfg)
             results[nms_type] = (ms, set(zip(inds.tolist(),
                                              labels.tolist())))
-        loop_ms = time_ms(lambda: per_class_loop_nms(boxes, scores),
-                          args.runs)
+        loop_ms = time_ms(lambda: per_class_loop_nms(boxes, scores), runs)
         labels, inds = per_class_loop_nms(boxes, scores)
         results['nms (per-class loop)'] = (loop_ms,
                                            set(zip(inds.tolist(),
@@ -105,6 +118,70 @@ def main() -> None:
             print(f'{f"80 x {num_boxes}":>16} {nms_type:>22} {ms:9.2f} '
                   f'{ref_ms / ms:8.1f}x {len(kept):6d} '
                   f'{shared:5d} ({100 * shared / max(len(ref_kept), 1):5.1f}%)')
+
+
+def _time_model(model, batch, runs: int) -> dict:
+    """Median ms of test_step and of its backbone+neck; detections."""
+    with torch.no_grad():
+        data = model.data_preprocessor(batch, False)
+        total = time_ms(lambda: model.test_step(batch), runs)
+        feat = time_ms(lambda: model.extract_feat(data['inputs']), runs)
+        dets = len(model.test_step(batch)[0].pred_instances)
+    return dict(total=total, feat=feat, rest=total - feat, dets=dets)
+
+
+def benchmark_model(args) -> None:
+    """Part 2: our YOLACT against mmdet's on the same weights and image."""
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(args.seed)
+    ours = MODELS.build(cfg.model).eval()
+    if args.checkpoint:
+        allow_mmengine_checkpoints()
+        load_checkpoint(ours, args.checkpoint, map_location='cpu')
+    theirs = MODELS.build(mmdet_yolact_model(cfg.model)).eval()
+    theirs.load_state_dict(ours.state_dict())
+    dataset_cfg = cfg.test_dataloader.dataset
+    dataset = DATASETS.build(dataset_cfg)
+    index = 0
+    if args.image:
+        names = [osp.basename(dataset.get_data_info(i)['img_path'])
+                 for i in range(len(dataset))]
+        if osp.basename(args.image) not in names:
+            raise SystemExit(f'--image {args.image} is not in the test set '
+                             f'of {args.config}')
+        index = names.index(osp.basename(args.image))
+    batch = pseudo_collate([dataset[index]])
+    meta = batch['data_samples'][0]
+    print(f'\n{args.config}, weights: {args.checkpoint or "random"}, image '
+          f'{osp.basename(meta.img_path)} {meta.ori_shape[1]}x'
+          f'{meta.ori_shape[0]} -> {meta.img_shape[1]}x{meta.img_shape[0]}, '
+          f'median of {args.model_runs} runs')
+    rows = dict(ours=_time_model(ours, batch, args.model_runs),
+                mmdet=_time_model(theirs, batch, args.model_runs))
+    print(f'{"model":>6} {"total ms":>9} {"backbone+neck":>14} '
+          f'{"heads+post":>11} {"dets":>5}')
+    for name, r in rows.items():
+        print(f'{name:>6} {r["total"]:9.1f} {r["feat"]:14.1f} '
+              f'{r["rest"]:11.1f} {r["dets"]:5d}')
+    print(f'ours / mmdet: {rows["ours"]["total"] / rows["mmdet"]["total"]:.2f}'
+          f'x (target <= 0.9x)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--runs', type=int, default=20)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--config', default='configs/yolact_r50_fruits_nuts.py')
+    parser.add_argument('--checkpoint')
+    parser.add_argument('--image', help='an image of the config test set')
+    parser.add_argument('--model-runs', type=int, default=10)
+    parser.add_argument('--skip-model', action='store_true')
+    args = parser.parse_args()
+    benchmark_nms(args.runs, args.seed)
+    if not args.skip_model:
+        benchmark_model(args)
 
 
 if __name__ == '__main__':

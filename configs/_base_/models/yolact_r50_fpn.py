@@ -1,5 +1,8 @@
-# YOLACT R50-FPN as mmdet's yolact_r50_1xb8-55e_coco, with the zoo's
-# ZooYOLACTProtonet (semantic targets in the right channel, mmdet #5023).
+# YOLACT R50-FPN as mmdet's yolact_r50_1xb8-55e_coco, with the zoo's heads:
+# ZooYOLACTHead (NMS chosen in test_cfg.nms; fast_nms gives mmdet's output)
+# and ZooYOLACTProtonet (semantic targets in the right channel, mmdet #5023).
+# Anchors follow the 550x550 input: a config with another input size sets
+# anchor_generator strides/centers from its own feature map sizes.
 input_size = 550
 model = dict(
     type='YOLACT',
@@ -29,7 +32,7 @@ model = dict(
         num_outs=5,
         upsample_cfg=dict(mode='bilinear')),
     bbox_head=dict(
-        type='YOLACTHead',
+        type='ZooYOLACTHead',
         num_classes=80,
         in_channels=256,
         feat_channels=256,
@@ -83,7 +86,8 @@ model = dict(
         min_bbox_size=0,
         score_thr=0.05,
         mask_thr=0.5,
-        iou_thr=0.5,
+        mask_paste='box',
+        nms=dict(type='fast_nms', iou_threshold=0.5),
         top_k=200,
         max_per_img=100,
         mask_thr_binary=0.5))

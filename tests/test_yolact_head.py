@@ -1,0 +1,113 @@
+"""ZooYOLACTHead: NMS chosen in test_cfg, and the peer check against mmdet's
+YOLACT on the same random weights and the same real image."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+
+from mmdet.registry import DATASETS, MODELS
+from mmdet.utils import register_all_modules
+from projects.yolact.mmdet_peer import mmdet_yolact_model
+from tests.conftest import ROOT
+
+CFG = osp.join(ROOT, 'configs', 'yolact_r50_fruits_nuts.py')
+
+
+def _cfg():
+    register_all_modules()
+    cfg = Config.fromfile(CFG)
+    cfg.model.backbone.init_cfg = None
+    cfg.val_dataloader.dataset.data_root = osp.join(ROOT, 'data',
+                                                     'fruits_nuts/')
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def peers(fruits_nuts):
+    """(ours, mmdet's, batch): one set of random weights, one real image."""
+    cfg = _cfg()
+    torch.manual_seed(0)
+    ours = MODELS.build(cfg.model).eval()
+    theirs = MODELS.build(mmdet_yolact_model(cfg.model)).eval()
+    theirs.load_state_dict(ours.state_dict())
+    dataset = DATASETS.build(cfg.val_dataloader.dataset)
+    return ours, theirs, pseudo_collate([dataset[0]])
+
+
+def _predict(model, batch, **test_cfg):
+    """pred_instances under a temporarily changed test_cfg (both heads)."""
+    heads = (model.bbox_head, model.mask_head)
+    olds = [copy.deepcopy(h.test_cfg) for h in heads]
+    for h in heads:
+        h.test_cfg.update(test_cfg)
+    try:
+        with torch.no_grad():
+            return model.test_step(batch)[0].pred_instances
+    finally:
+        for h, old in zip(heads, olds):
+            h.test_cfg = old
+
+
+def test_same_boxes_scores_masks_as_mmdet(peers):
+    """mmdet-compatible setting: fast_nms and whole-image mask upsampling."""
+    ours, theirs, batch = peers
+    a = _predict(ours, batch, mask_paste='image')
+    b = _predict(theirs, batch)
+    assert len(a) > 10  # random weights, 3 classes: plenty of detections
+    torch.testing.assert_close(a.bboxes, b.bboxes)
+    torch.testing.assert_close(a.scores, b.scores)
+    assert torch.equal(a.labels, b.labels)
+    assert torch.equal(a.masks, b.masks)
+    h, w = batch['data_samples'][0].ori_shape
+    assert a.masks.shape == (len(a), h, w)
+
+
+def test_box_paste_gives_mmdets_masks(peers):
+    """The default paste computes only box windows; pixels may differ only
+    where the upsampled value is within float rounding of mask_thr."""
+    ours, theirs, batch = peers
+    a, b = _predict(ours, batch), _predict(theirs, batch)
+    assert a.masks.shape == b.masks.shape and a.masks.dtype == torch.bool
+    assert b.masks.sum() > 1000
+    assert (a.masks != b.masks).sum() <= 1e-6 * b.masks.numel()
+
+
+def test_unknown_mask_paste_is_named(peers):
+    ours, _, batch = peers
+    with pytest.raises(ValueError, match="'roi'"):
+        _predict(ours, batch, mask_paste='roi')
+
+
+def test_cross_class_fast_nms_keeps_one_box_per_place(peers):
+    ours, _, batch = peers
+    per_class = _predict(ours, batch, max_per_img=1000)
+    cross = _predict(ours, batch, max_per_img=1000,
+                     nms=dict(type='cross_class_fast_nms', iou_threshold=0.5))
+    assert 0 < len(cross) < len(per_class)
+    from mmdet.structures.bbox import bbox_overlaps
+    iou = bbox_overlaps(cross.bboxes, cross.bboxes).triu(1)
+    assert iou.max() <= 0.5  # across classes too
+    assert cross.masks.shape[1:] == per_class.masks.shape[1:]
+
+
+def test_standard_nms_overlaps_fast_nms(peers):
+    ours, _, batch = peers
+    fast = _predict(ours, batch, max_per_img=1000)
+    std = _predict(ours, batch, max_per_img=1000,
+                   nms=dict(type='nms', iou_threshold=0.5))
+    # Fast NMS may suppress more (through suppressed boxes), never less
+    assert 0 < len(fast) <= len(std)
+    same = {(tuple(b.tolist()), int(l)) for b, l in
+            zip(std.bboxes.round(decimals=2), std.labels)}
+    shared = sum((tuple(b.tolist()), int(l)) in same for b, l in
+                 zip(fast.bboxes.round(decimals=2), fast.labels))
+    assert shared >= 0.9 * len(fast)
+
+
+def test_unknown_nms_type_is_named(peers):
+    ours, _, batch = peers
+    with pytest.raises(ValueError, match="'soft_nms'"):
+        _predict(ours, batch, nms=dict(type='soft_nms', iou_threshold=0.5))
