@@ -4,9 +4,10 @@ from .mask_rescoring import FastMaskIoUNet
 from .protonet import ZooYOLACTProtonet
 from .protonet_pp import YOLACTPlusPlusProtonet
 from .resnet_dcn_interval import ResNetDCNInterval
+from .sss_head import SSSHead
 from .yolact_head import ZooYOLACTHead
 
 __all__ = [
-    'FastMaskIoUNet', 'ResNetDCNInterval', 'YOLACTPlusPlusProtonet',
-    'ZooYOLACTHead', 'ZooYOLACTProtonet'
+    'FastMaskIoUNet', 'ResNetDCNInterval', 'SSSHead',
+    'YOLACTPlusPlusProtonet', 'ZooYOLACTHead', 'ZooYOLACTProtonet'
 ]
