@@ -53,3 +53,11 @@ def test_dataset_without_boxes_stops_clearly(tmp_path, fruits_nuts):
                     '--num-boxes', '50')
     assert proc.returncode != 0
     assert 'yields no GT boxes' in proc.stderr and 'empty.json' in proc.stderr
+
+
+def test_ssd_anchors_are_refused_by_name():
+    proc = run_tool('tools/analysis/optimize_anchors.py',
+                    osp.join(ROOT, 'configs', 'sss_r50_fruits_nuts.py'))
+    assert proc.returncode != 0
+    assert "type='SSDAnchorGenerator'" in proc.stderr
+    assert 'sss_r50_fruits_nuts.py' in proc.stderr

@@ -197,6 +197,11 @@ def main() -> None:
     if not gen_cfg:
         sys.exit(f'error: {args.config}: model.bbox_head.anchor_generator '
                  'not found (an anchor-free head has no anchors to optimise)')
+    if gen_cfg.get('type') != 'AnchorGenerator':
+        sys.exit(f'error: {args.config}: model.bbox_head.anchor_generator.'
+                 f'type={gen_cfg.get("type")!r}; only AnchorGenerator\'s '
+                 'shared scales and ratios are optimised (SSD-style '
+                 'per-level anchors, as in the SSS configs, are not)')
     boxes, shape = collect_boxes(cfg, args.num_boxes, args.seed)
     rec = AnchorRecall(gen_cfg.to_dict(), shape, boxes)
     scales0, ratios0 = initial_scales(gen_cfg), list(gen_cfg['ratios'])
