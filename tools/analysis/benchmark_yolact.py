@@ -2,7 +2,7 @@
 
     python tools/analysis/benchmark_yolact.py [--runs 20] [--seed 0]
         [--config configs/yolact_r50_fruits_nuts.py] [--checkpoint CKPT]
-        [--image IMG] [--model-runs 10] [--skip-model]
+        [--image IMG] [--model-runs 20] [--skip-model]
 
 Part 1, NMS (SSS §3.3):
 For 80 classes x 200 and 80 x 1000 detections (boxes jittered around 20
@@ -14,10 +14,11 @@ a warm-up), the kept detections, and how many of standard NMS's kept
 Part 2, model: the zoo's YOLACT (``--config``) and mmdet 3.3's stock YOLACT
 (:func:`projects.yolact.mmdet_peer.mmdet_yolact_model`) with the same weights
 (``--checkpoint``, else random with ``--seed``) on the same real image (else
-the first image of the config's test set): median ms over ``--model-runs``
-of ``test_step`` (pre-processing, backbone+neck, heads, NMS, mask assembly
-and pasting at the original size), its backbone+neck part, the rest, the
-detections, and our time / mmdet's.
+the first image of the config's test set): median ms over ``--model-runs`` rounds (the two
+models alternate within each round) of the whole prediction, of its
+pre-processing + backbone + neck part and of the rest (heads, NMS, mask
+assembly and pasting at the original size), the detections, and our
+time / mmdet's.
 
 Benchmarks belong here, not in the timed tests.
 """
@@ -120,14 +121,41 @@ def benchmark_nms(runs: int, seed: int) -> None:
                   f'{shared:5d} ({100 * shared / max(len(ref_kept), 1):5.1f}%)')
 
 
-def _time_model(model, batch, runs: int) -> dict:
-    """Median ms of test_step and of its backbone+neck; detections."""
+def _stages_ms(model, batch) -> tuple:
+    """One test_step split into (pre-processing + backbone + neck, heads +
+    NMS + masks) in ms, as ``SingleStageInstanceSegmentor.predict`` runs
+    it; returns the detections too."""
     with torch.no_grad():
+        t0 = time.perf_counter()
         data = model.data_preprocessor(batch, False)
-        total = time_ms(lambda: model.test_step(batch), runs)
-        feat = time_ms(lambda: model.extract_feat(data['inputs']), runs)
-        dets = len(model.test_step(batch)[0].pred_instances)
-    return dict(total=total, feat=feat, rest=total - feat, dets=dets)
+        x = model.extract_feat(data['inputs'])
+        t1 = time.perf_counter()
+        samples = data['data_samples']
+        results = model.bbox_head.predict(x, samples, rescale=False)
+        results = model.mask_head.predict(
+            x, samples, rescale=True, results_list=results)
+        t2 = time.perf_counter()
+    return (t1 - t0) * 1000, (t2 - t1) * 1000, len(results[0])
+
+
+def _time_models(models: dict, batch, runs: int) -> dict:
+    """Median stage times per model; the models alternate within each
+    round (and swap order every round) so that drifts of the CPU's speed
+    hit all of them alike."""
+    names = list(models)
+    for name in names:  # warm-up
+        _stages_ms(models[name], batch)
+    times = {name: [] for name in names}
+    for r in range(runs):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            times[name].append(_stages_ms(models[name], batch))
+    rows = {}
+    for name, ts in times.items():
+        feat = statistics.median(t[0] for t in ts)
+        rest = statistics.median(t[1] for t in ts)
+        total = statistics.median(t[0] + t[1] for t in ts)
+        rows[name] = dict(total=total, feat=feat, rest=rest, dets=ts[0][2])
+    return rows
 
 
 def benchmark_model(args) -> None:
@@ -158,8 +186,8 @@ def benchmark_model(args) -> None:
           f'{osp.basename(meta.img_path)} {meta.ori_shape[1]}x'
           f'{meta.ori_shape[0]} -> {meta.img_shape[1]}x{meta.img_shape[0]}, '
           f'median of {args.model_runs} runs')
-    rows = dict(ours=_time_model(ours, batch, args.model_runs),
-                mmdet=_time_model(theirs, batch, args.model_runs))
+    rows = _time_models(dict(ours=ours, mmdet=theirs), batch,
+                        args.model_runs)
     print(f'{"model":>6} {"total ms":>9} {"backbone+neck":>14} '
           f'{"heads+post":>11} {"dets":>5}')
     for name, r in rows.items():
@@ -176,7 +204,7 @@ def main() -> None:
     parser.add_argument('--config', default='configs/yolact_r50_fruits_nuts.py')
     parser.add_argument('--checkpoint')
     parser.add_argument('--image', help='an image of the config test set')
-    parser.add_argument('--model-runs', type=int, default=10)
+    parser.add_argument('--model-runs', type=int, default=20)
     parser.add_argument('--skip-model', action='store_true')
     args = parser.parse_args()
     benchmark_nms(args.runs, args.seed)
