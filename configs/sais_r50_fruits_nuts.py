@@ -3,33 +3,12 @@
 # tools/setup.sh prepares (online users may set the torchvision init back).
 _base_ = [
     './_base_/models/sais_r50_fpn.py',
-    './_base_/datasets/fruits_nuts_instance.py',
+    './_base_/datasets/fruits_nuts_384.py',
     './_base_/schedules/schedule_small_data.py'
 ]
-img_scale = (384, 384)
 model = dict(
     backbone=dict(
         init_cfg=dict(
             type='Pretrained',
             checkpoint='checkpoints/resnet50_augnet_selfsup.pth')),
     bbox_head=dict(num_classes=3))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), by_mask=False),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader

@@ -3,7 +3,7 @@
 # for the feature maps and the 3,468 anchors at 384) on COCO's classes.
 _base_ = [
     './_base_/models/sss_r50_ssd.py',
-    './_base_/datasets/coco_mini_instance.py',
+    './_base_/datasets/coco_mini_384.py',
     './_base_/schedules/schedule_small_data.py'
 ]
 input_size = 384
@@ -22,24 +22,3 @@ model = dict(
                        for p in (15, 33, 51, 69, 87, 105)])))
 # lr 0.001, not the SAIS runs' 0.01: see configs/yolact_r50_fruits_nuts.py
 optim_wrapper = dict(optimizer=dict(lr=0.001))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), by_mask=False),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
-train_dataloader = dict(
-    batch_sampler=None, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader

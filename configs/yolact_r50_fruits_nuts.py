@@ -6,7 +6,7 @@
 # iteration 40 and loss_mask falls. Feature maps at 384 are 48/24/12/6/3.
 _base_ = [
     './_base_/models/yolact_r50_fpn.py',
-    './_base_/datasets/fruits_nuts_instance.py',
+    './_base_/datasets/fruits_nuts_384.py',
     './_base_/schedules/schedule_small_data.py'
 ]
 input_size = 384
@@ -24,23 +24,3 @@ model = dict(
                      for x in featmaps])),
     mask_head=dict(num_classes=3))
 optim_wrapper = dict(optimizer=dict(lr=0.001))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), by_mask=False),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
