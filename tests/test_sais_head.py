@@ -195,3 +195,29 @@ def _losses_on(bbox_head, mask_head, gt, feats):
     losses.update(
         mask_head.loss_by_feat(*mask_head(feats), [gt], [_meta()], infos))
     return losses, infos
+
+
+def _post_process(nms_type):
+    """SAISHead._bbox_post_process on hand-made candidates: a chain A-B-C
+    of class 0 (A overlaps B, B overlaps C, A and C apart) and D of class 1
+    on top of A."""
+    bbox_head, _ = _heads()
+    boxes = torch.tensor([[0., 0., 10., 10.], [3., 0., 13., 10.],
+                          [6., 0., 16., 10.], [0., 0., 10., 10.5]])
+    cand = InstanceData(bboxes=boxes, scores=torch.tensor([.9, .8, .7, .6]),
+                        labels=torch.tensor([0, 0, 0, 1]),
+                        score_factors=torch.ones(4),
+                        coeffs=torch.arange(4.)[:, None].expand(4, K))
+    cfg = ConfigDict(max_per_img=10,
+                     nms=dict(type=nms_type, iou_threshold=0.5))
+    res = bbox_head._bbox_post_process(cand, cfg)
+    return res.coeffs[:, 0].long().tolist(), res.scores.tolist()
+
+
+def test_sais_takes_each_nms_of_core():
+    """Standard NMS keeps A, C (B was suppressed by A, so C survives) and D;
+    Fast NMS (shared with YOLACT) lets suppressed B suppress C; cross-class
+    Fast NMS also removes D, on top of A in another class."""
+    assert _post_process('nms')[0] == [0, 2, 3]
+    assert _post_process('fast_nms') == ([0, 3], pytest.approx([.9, .6]))
+    assert _post_process('cross_class_fast_nms')[0] == [0]

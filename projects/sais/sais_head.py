@@ -13,7 +13,9 @@ from mmdet.models.dense_heads.anchor_free_head import AnchorFreeHead
 from mmdet.models.utils import (filter_scores_and_topk, multi_apply,
                                 select_single_mlvl)
 from mmdet.registry import MODELS
+from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import InstanceList, OptInstanceList
+from projects.core.nms import multiclass_nms
 from .center_aware import assign_locations
 
 
@@ -247,6 +249,54 @@ class SAISHead(FCOSHead):
                     results, cfg, rescale=rescale, with_nms=with_nms,
                     img_meta=img_meta))
         return results_list
+
+    def _bbox_post_process(self,
+                           results: InstanceData,
+                           cfg: ConfigDict,
+                           rescale: bool = False,
+                           with_nms: bool = True,
+                           img_meta: Optional[dict] = None) -> InstanceData:
+        """mmdet's post-processing, with YOLACT's Fast NMS available too.
+
+        ``cfg.nms.type`` ``'nms'`` (and mmcv's other types) run mmdet's
+        ``batched_nms``; ``'fast_nms'`` and ``'cross_class_fast_nms'`` run
+        the zoo's shared :func:`projects.core.nms.multiclass_nms` (SSS §3.3)
+        on the same candidates: each (location, class) candidate becomes one
+        row of an (m, num_classes) score matrix with its centerness-weighted
+        score in its class's column.
+
+        Args:
+            results (InstanceData): candidates of one image: ``bboxes``
+                (m, 4), ``scores`` (m,), ``labels`` (m,), ``score_factors``
+                (m,) and ``coeffs`` (m, k).
+            cfg (ConfigDict): test config (``nms``, ``max_per_img``, ...).
+            rescale (bool): boxes to the original image size.
+            with_nms (bool): apply NMS.
+            img_meta (dict, optional): needs ``scale_factor`` to rescale.
+
+        Returns:
+            InstanceData: the kept detections, sorted by score, at most
+            ``max_per_img``.
+        """
+        nms_type = cfg.get('nms', {}).get('type', 'nms')
+        if not with_nms or nms_type not in ('fast_nms',
+                                            'cross_class_fast_nms'):
+            return super()._bbox_post_process(
+                results, cfg, rescale=rescale, with_nms=with_nms,
+                img_meta=img_meta)
+        results = super()._bbox_post_process(
+            results, cfg, rescale=rescale, with_nms=False, img_meta=img_meta)
+        if len(results) == 0:
+            return results
+        scores = results.scores.new_zeros(len(results), self.num_classes)
+        scores.scatter_(1, results.labels[:, None], results.scores[:, None])
+        dets, _, inds = multiclass_nms(
+            get_box_tensor(results.bboxes), scores,
+            dict(cfg.nms, score_thr=0, top_k=len(results),
+                 max_per_img=cfg.get('max_per_img', -1)))
+        results = results[inds]
+        results.scores = dets[:, -1]
+        return results
 
     def _predict_single(self, cls_scores: List[Tensor],
                         bbox_preds: List[Tensor], centernesses: List[Tensor],
