@@ -85,19 +85,19 @@ class ZooYOLACTProtonet(YOLACTProtonet):
             batch_gt_instances (list[InstanceData]): ``bboxes``, ``labels``,
                 ``masks`` of each image.
             batch_img_metas (list[dict]): need ``img_shape``.
-            positive_infos (list[InstanceData]): per image,
-                ``pos_assigned_gt_inds`` (num_pos,) and the parent's other
-                per-positive fields.
+            positive_infos (list[InstanceData]): per image, ``bboxes``
+                (num_pos, 4), the GT box assigned to each positive, and the
+                parent's other per-positive fields.
 
         Returns:
             dict[str, list[Tensor]]: ``loss_mask`` and ``loss_segm``.
         """
         proto_h, proto_w = mask_preds[0].shape[:2]
         kept_preds, kept_infos = [], []
-        for preds, gt, info, meta in zip(mask_preds, batch_gt_instances,
-                                         positive_infos, batch_img_metas):
+        for preds, info, meta in zip(mask_preds, positive_infos,
+                                     batch_img_metas):
             img_h, img_w = meta['img_shape'][:2]
-            boxes = get_box_tensor(gt.bboxes)[info.pos_assigned_gt_inds]
+            boxes = get_box_tensor(info.bboxes)  # the assigned GT boxes
             keep = ((boxes[:, 2] - boxes[:, 0]) * proto_w >= img_w) & (
                 (boxes[:, 3] - boxes[:, 1]) * proto_h >= img_h)
             kept_preds.append(preds[..., keep])
