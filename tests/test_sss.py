@@ -33,7 +33,7 @@ def _model(name):
 
 
 @pytest.mark.parametrize('name,size,comment', [
-    ('sss_r50_550.py', 550, '_base_/models/sss_r50_ssd.py'),
+    ('sss_r50_550.py', 550, '_base_/models/sss_deltas.py'),
     ('sss_r50_fruits_nuts.py', 384, 'sss_r50_fruits_nuts.py'),
     ('sss_r50_coco_mini.py', 384, 'sss_r50_fruits_nuts.py'),
 ])
