@@ -11,7 +11,8 @@ from mmdet.models.dense_heads.base_mask_head import BaseMaskHead
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import scale_boxes
 from mmdet.utils import InstanceList, OptConfigType, OptMultiConfig
-from projects.core.prototypes import Protonet, assemble_masks, crop_masks
+from projects.core.prototypes import (Protonet, assemble_masks, crop_masks,
+                                      paste_masks)
 
 
 @MODELS.register_module()
@@ -159,6 +160,9 @@ class SAISMaskHead(BaseMaskHead):
             list[InstanceData]: ``bboxes`` (n, 4), ``scores`` (n,), ``labels``
             (n,), ``masks`` (n, H, W) bool, H x W the original (or input)
             image size.
+
+        Raises:
+            ValueError: if ``test_cfg.mask_thr_binary`` is negative.
         """
         thr = (self.test_cfg or {}).get('mask_thr_binary', 0.5)
         out = []
@@ -174,19 +178,12 @@ class SAISMaskHead(BaseMaskHead):
             # size of the padded input when expressed at the output scale
             full_h = math.ceil(pad_h * out_h / img_h)
             full_w = math.ceil(pad_w * out_w / img_w)
-            masks = []
-            for i in range(0, len(results), 32):  # bounded memory
-                probs = assemble_masks(protos, coeffs[i:i + 32]).sigmoid()
-                probs = crop_masks(probs, results.bboxes[i:i + 32],
-                                   protos.size(-2) / pad_h)
-                probs = F.interpolate(
-                    probs[None], (full_h, full_w), mode='bilinear',
-                    align_corners=False)[0, :, :out_h, :out_w]
-                masks.append(probs > thr)
-            results.masks = (
-                torch.cat(masks) if masks else torch.zeros(
-                    (0, out_h, out_w), dtype=torch.bool,
-                    device=protos.device))
+            probs = crop_masks(
+                assemble_masks(protos, coeffs).sigmoid(), results.bboxes,
+                protos.size(-2) / pad_h)
+            # upsampled only over each box's window (YOLACT shares it)
+            results.masks = paste_masks(probs, full_h, full_w,
+                                        thr)[:, :out_h, :out_w]
             if rescale:
                 sx, sy = meta['scale_factor']
                 results.bboxes = scale_boxes(results.bboxes, (1 / sx, 1 / sy))
