@@ -3,9 +3,7 @@ import json
 import os
 import os.path as osp
 
-import pytest
-
-from conftest import ROOT, TINY_CFG, run_tool
+from conftest import TINY_CFG, run_tool
 
 
 def _cfg(tmp_path, body):
