@@ -7,7 +7,8 @@
 # 3. mmcv 2.1.0 from source with its CPU ops (MMCV_WITH_OPS=1,
 #    --no-build-isolation); pip caches the wheel, later installs are instant;
 # 4. the project in editable mode (mmdet 3.3.0, mmengine 0.10.7, ...);
-# 5. data/ -> ../shared/data when that folder exists;
+# 5. data/ -> ../shared/data when that folder exists (beside the checkout
+#    or beside the local repository it was cloned from);
 # 6. the offline self-supervised ResNet-50 init for the small-data configs.
 # A second run finds a stamp matching setup.py and this script and skips 2-4.
 set -euo pipefail
@@ -46,9 +47,17 @@ mmdet.__version__, '| mmengine', mmengine.__version__)"
     echo "$WANT" > "$STAMP"
 fi
 
-if [ -d "$ROOT/../shared/data" ] && [ ! -e "$ROOT/data" ]; then
-    ln -s "$ROOT/../shared/data" "$ROOT/data"
-    say "linked data -> ../shared/data"
+# ../shared/data beside the checkout, else beside the local repository it
+# was cloned from (a clone made elsewhere, e.g. /tmp, of a checkout that has
+# it); never copied
+SHARED="$ROOT/../shared/data"
+ORIGIN=$(git -C "$ROOT" config --get remote.origin.url 2>/dev/null || true)
+if [ ! -d "$SHARED" ] && [ -n "$ORIGIN" ] && [ -d "$ORIGIN/../shared/data" ]; then
+    SHARED=$(cd "$ORIGIN/../shared/data" && pwd)
+fi
+if [ -d "$SHARED" ] && [ ! -e "$ROOT/data" ]; then
+    ln -s "$SHARED" "$ROOT/data"
+    say "linked data -> $SHARED"
 elif [ -e "$ROOT/data" ]; then
     say "data/ present ($(ls "$ROOT/data" | tr '\n' ' '))"
 else
