@@ -286,3 +286,19 @@ def test_training_with_an_image_without_gt(zoo, batches):
                  if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads)
         assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_benchmark_tool_compares_with_mmdet():
+    """tools/analysis/benchmark_solo.py on a real image at 128x128: one row
+    per head, the zoo's result equal to mmdet's."""
+    proc = run_tool('tools/analysis/benchmark_solo.py', '--sizes', '128',
+                    '--heads', 'SOLOHead', 'ZooSOLOHead',
+                    '--mem-cap-gib', '8', timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line.split('|')[1:-1] for line in proc.stdout.splitlines()
+            if line.startswith('| ') and 'SOLOHead |' in line]
+    assert [r[0].strip() for r in rows] == ['SOLOHead', 'ZooSOLOHead']
+    for r in rows:
+        assert int(r[2]) > 1000  # candidates: PyTorch's default init
+        assert float(r[6]) > 0 and float(r[7]) > 0  # post s, peak MiB
+    assert rows[1][8].strip() == 'yes'
