@@ -3,11 +3,12 @@ zoo's, on one real image with the same weights.
 
     python tools/analysis/benchmark_solo.py [--heads SOLOHead ZooSOLOHead]
         [--sizes 384 768] [--image data/fruits_nuts/images/11.jpg]
-        [--mem-cap-gib 16] [--init]
+        [--mem-cap-gib 16] [--timeout-s 600] [--init]
 
 Each (head, size) runs in its own process (peak resident memory is per
-process, Linux ``ru_maxrss``) under an address-space cap, so mmdet's head
-fails with a MemoryError row instead of taking the machine down. The model
+process, Linux ``ru_maxrss``) under an address-space cap and a wall-clock
+limit, so mmdet's head gives a MemoryError or timeout row instead of taking
+the machine down. The model
 is mmdet's ``solo_r50_fpn_1x_coco`` (80 classes; SOLOv2 heads use
 ``solov2_r50_fpn_1x_coco``) with its ``mask_head.type`` swapped. Weights are
 PyTorch's default init unless ``--init`` applies mmdet's ``init_weights``
@@ -99,6 +100,8 @@ def parse_args():
                    default=osp.join(ROOT, 'data/fruits_nuts/images/11.jpg'))
     p.add_argument('--mem-cap-gib', type=float, default=16.,
                    help='address-space cap of each run, GiB')
+    p.add_argument('--timeout-s', type=float, default=600.,
+                   help='wall-clock limit of each run, seconds')
     p.add_argument('--init', action='store_true',
                    help="apply mmdet's init_weights")
     return p.parse_args()
@@ -118,13 +121,21 @@ def run_one(head, size, args, tmp):
             'run_name="__main__")')
     worker = osp.join(tmp, 'worker.py')
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([
-        sys.executable, '-c', code, worker, head, str(size), cfg, args.image,
-        '1' if args.init else '0', out
-    ], env=env, capture_output=True, text=True)
-    if not osp.exists(out + '.json'):
+    try:
+        proc = subprocess.run([
+            sys.executable, '-c', code, worker, head, str(size), cfg,
+            args.image, '1' if args.init else '0', out
+        ], env=env, capture_output=True, text=True, timeout=args.timeout_s)
+    except subprocess.TimeoutExpired:
         return dict(head=head, size=size,
-                    error=(proc.stderr.strip().splitlines() or ['?'])[-1])
+                    error=f'did not finish in {args.timeout_s:.0f} s')
+    if not osp.exists(out + '.json'):
+        if proc.returncode < 0:
+            return dict(head=head, size=size,
+                        error=f'killed by signal {-proc.returncode}')
+        errors = [line for line in proc.stderr.splitlines()
+                  if 'Error' in line] or proc.stderr.splitlines() or ['?']
+        return dict(head=head, size=size, error=errors[-1][:160])
     with open(out + '.json') as f:
         return json.load(f)
 
