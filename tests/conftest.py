@@ -1,4 +1,5 @@
 """Shared fixtures: repository paths, the real-image data and a tiny config."""
+import copy
 import os
 import os.path as osp
 import subprocess
@@ -33,3 +34,15 @@ def run_tool(*args, env=None, cwd=ROOT, timeout=600):
                           capture_output=True,
                           text=True,
                           timeout=timeout)
+
+
+def fixed_size_pipeline(pipeline: list, size: int) -> list:
+    """A copy of a config's pipeline that resizes to size x size and never
+    flips, so tests run on small inputs and two samples of one image match."""
+    pipeline = copy.deepcopy(pipeline)
+    for t in pipeline:
+        if t['type'] == 'Resize':
+            t['scale'] = (size, size)
+        if t['type'] == 'RandomFlip':
+            t['prob'] = 0.
+    return pipeline

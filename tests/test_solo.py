@@ -13,7 +13,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, fixed_size_pipeline, run_tool
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import mask2bbox
@@ -226,11 +226,7 @@ def _small_model(zoo):
     """The fruits_nuts config's detector with a ResNet-18, 64-channel FPN
     and the small head (no pretrained weights)."""
     register_all_modules()
-    name = {'ZooSOLOHead': 'solo_r50_fruits_nuts.py',
-            'ZooDecoupledSOLOHead': 'decoupled_solo_r50_fruits_nuts.py',
-            'ZooDecoupledSOLOLightHead':
-            'decoupled_solo_light_r50_fruits_nuts.py',
-            'ZooSOLOV2Head': 'solov2_r50_fruits_nuts.py'}[zoo]
+    name = HEADS[zoo][1].replace('_fpn.py', '_fruits_nuts.py')
     cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
     cfg.model.backbone.update(depth=18, init_cfg=None)
     cfg.model.neck.update(in_channels=[64, 128, 256, 512], out_channels=64)
@@ -247,13 +243,10 @@ def _small_model(zoo):
 def batches(fruits_nuts):
     """Two real fruits_nuts training samples at SIZE, and one of them with
     its annotations removed (an image without GT)."""
-    cfg, _ = _small_model('ZooSOLOHead')
-    pipeline = copy.deepcopy(cfg.train_pipeline)
-    for t in pipeline:
-        if t['type'] == 'Resize':
-            t['scale'] = (SIZE, SIZE)
-        if t['type'] == 'RandomFlip':
-            t['prob'] = 0.
+    register_all_modules()
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'solo_r50_fruits_nuts.py'))
+    pipeline = fixed_size_pipeline(cfg.train_pipeline, SIZE)
     ds = DATASETS.build(
         dict(type='CocoDataset', data_root=fruits_nuts + '/',
              ann_file='train.json', data_prefix=dict(img='images/'),

@@ -6,7 +6,6 @@ and the config's own train pipeline (input shrunk to 256x256 to keep the
 tests short, flips off so that two samples of one image match), then
 through the model's loss and backward.
 """
-import copy
 import json
 import os.path as osp
 import re
@@ -18,7 +17,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from pycocotools import mask as mask_utils
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, fixed_size_pipeline, run_tool
 from mmdet.registry import DATASETS, MODELS, TASK_UTILS
 from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import register_all_modules
@@ -108,12 +107,7 @@ def samples(ann_file, fruits_nuts):
     config's train pipeline (SSS's is the same)."""
     register_all_modules()
     cfg = Config.fromfile(CONFIGS['yolact'])
-    pipeline = copy.deepcopy(cfg.train_pipeline)
-    for t in pipeline:
-        if t['type'] == 'Resize':
-            t['scale'] = (SIZE, SIZE)
-        if t['type'] == 'RandomFlip':
-            t['prob'] = 0.
+    pipeline = fixed_size_pipeline(cfg.train_pipeline, SIZE)
     ds = DATASETS.build(
         dict(type='CocoDataset', data_root=fruits_nuts + '/',
              ann_file=ann_file, data_prefix=dict(img='images/'),

@@ -16,7 +16,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 
-from conftest import ROOT
+from conftest import ROOT, fixed_size_pipeline
 from mmdet.registry import DATASETS, MODELS
 from mmdet.utils import register_all_modules
 from projects.yolo_mask import clip_to_image, sample_mask_rois
@@ -35,11 +35,7 @@ def _cfg(path):
 
 def _dataset(cfg, split):
     ds = copy.deepcopy(cfg[split].dataset)
-    for t in ds.pipeline:
-        if t['type'] == 'Resize':
-            t['scale'] = (SIZE, SIZE)
-        if t['type'] == 'RandomFlip':
-            t['prob'] = 0.
+    ds.pipeline = fixed_size_pipeline(ds.pipeline, SIZE)
     return DATASETS.build(ds)
 
 
