@@ -1,0 +1,107 @@
+"""Training step time and peak training memory of one config, measured in
+its own process so that every method is measured the same way.
+
+    python -m projects.benchmark.train_probe CONFIG OUT_JSON
+        [--checkpoint CKPT] [--device cpu|cuda] [--warmup 2] [--steps 5]
+
+Runs ``warmup + steps`` calls of ``model.train_step`` (data pre-processing,
+forward, loss, backward, optimizer step) on batches of the config's own
+``train_dataloader`` (its batch size and pipeline; ``num_workers=0`` so the
+data pipeline's memory is in this process too) with its ``optim_wrapper``.
+Writes to OUT_JSON:
+
+* ``step_s``: seconds of each timed step (data loading excluded);
+* ``peak_rss_mib``: the process's peak resident memory (Linux ``VmHWM``),
+  and ``rss_before_train_mib``, the peak before the first step (imports,
+  model, data), so that the training part can be told apart;
+* on CUDA ``peak_cuda_mib``: ``torch.cuda.max_memory_allocated`` over the
+  steps;
+* ``batch_size``, ``input_shape`` (the batch tensor's N C H W) and the last
+  ``losses``.
+"""
+import argparse
+import json
+import resource
+import time
+
+
+def _rss_mib() -> float:
+    """Peak resident memory of this process, MiB.
+
+    ``VmHWM``, not ``ru_maxrss``: Linux carries ``ru_maxrss`` over fork and
+    exec, so a training process started by a 1 GiB benchmark process would
+    report at least 1 GiB (measured here: 906 MiB for the tiny SAIS test
+    config, whose own peak is 719 MiB).
+    """
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('out')
+    p.add_argument('--checkpoint')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--steps', type=int, default=5)
+    args = p.parse_args()
+
+    import torch
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.runner import Runner
+
+    import projects  # noqa: F401  (registers the zoo's modules)
+    from projects.benchmark.models import build_model
+
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    model = build_model(cfg, args.checkpoint, args.device).train()
+    loader_cfg = cfg.train_dataloader.copy()
+    loader_cfg.update(num_workers=0, persistent_workers=False)
+    loader = Runner.build_dataloader(loader_cfg, seed=0)
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    cuda = args.device.startswith('cuda')
+
+    def batches():
+        while True:
+            yield from loader
+
+    data_iter = batches()
+    rss_before = _rss_mib()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    step_s, shape, losses = [], None, {}
+    for i in range(args.warmup + args.steps):
+        data = next(data_iter)
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        losses = model.train_step(data, optim_wrapper)
+        if cuda:
+            torch.cuda.synchronize()
+        if i >= args.warmup:
+            step_s.append(time.perf_counter() - t0)
+        shape = [len(data['inputs'])] + list(data['inputs'][0].shape)
+    out = dict(step_s=step_s, peak_rss_mib=_rss_mib(),
+               rss_before_train_mib=rss_before,
+               batch_size=cfg.train_dataloader.batch_size,
+               input_shape=shape,
+               losses={k: float(v.detach()) for k, v in losses.items()},
+               threads=torch.get_num_threads())
+    if cuda:
+        out['peak_cuda_mib'] = torch.cuda.max_memory_allocated() / 2**20
+    with open(args.out, 'w') as f:
+        json.dump(out, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
