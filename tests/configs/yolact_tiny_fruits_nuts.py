@@ -1,0 +1,40 @@
+# A tiny YOLACT (ResNet-18, 32-channel FPN and heads, 8 prototypes, 256x256
+# input, the tiny SAIS's size) on the real fruits_nuts images, for tests.
+_base_ = '../../configs/yolact_r50_fruits_nuts.py'
+input_size = 256
+featmaps = [32, 16, 8, 4, 2]
+model = dict(
+    backbone=dict(depth=18, init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=32),
+    bbox_head=dict(
+        in_channels=32,
+        feat_channels=32,
+        num_protos=8,
+        anchor_generator=dict(
+            strides=[input_size / x for x in featmaps],
+            centers=[(input_size * 0.5 / x, input_size * 0.5 / x)
+                     for x in featmaps])),
+    mask_head=dict(
+        in_channels=32,
+        num_protos=8,
+        proto_channels=(32, 32, 32, None, 32, 8)),
+    test_cfg=dict(max_per_img=20))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
+    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), by_mask=False),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -1,0 +1,307 @@
+"""Compare methods in one run: the SAIS paper's Table IV for any configs.
+
+    python tools/benchmark.py CONFIG [CONFIG ...] [--checkpoint CKPT ...]
+        [--device cpu|cuda] [--ap-from WORK_DIR ...]
+        [--out-dir work_dirs/benchmark] [--runs 20] [--warmup 5]
+        [--images 4] [--train-steps 5] [--train-warmup 2] [--skip-train]
+
+Per config:
+
+* parameters and FLOPs of one whole prediction on the first test image, at
+  the config's test input size (mmengine's ``get_model_complexity_info``);
+* batch-1 inference time on real test images (the first ``--images`` of the
+  config's test set, decoded and resized beforehand): ``--warmup`` runs,
+  then ``--runs`` timed rounds; median and interquartile range of the
+  total and of backbone+neck, head forward and post-processing (NMS, mask
+  assembly, pasting), see :class:`projects.benchmark.StageTimer`. The
+  models alternate within each round so that a drift of the machine's speed
+  hits them alike; ``torch.cuda.synchronize`` brackets every timing on GPU;
+* training step time and peak training memory, in a separate process per
+  config (``projects/benchmark/train_probe.py``): CUDA
+  ``max_memory_allocated`` on GPU, peak resident memory on CPU;
+* box and mask AP from tools/test.py's ``test_metrics.json`` under the
+  ``--ap-from`` work dirs (newest of the config, preferring the benchmarked
+  checkpoint). An empty metrics dict (mmdet's CocoMetric when nothing was
+  detected) counts as AP 0. No AP is ever typed in.
+
+``--checkpoint`` gives one checkpoint per config, in order (``none`` for a
+seeded random init). A config that fails to load, build or run gets its
+error in its row; the other rows complete.
+
+Writes to ``--out-dir/<timestamp>/`` (earlier runs are kept):
+``benchmark.md`` (Table IV, the latency breakdown and the headline ratios:
+SAIS / YOLACT peak training memory at the same input size, and per method
+(head + post-processing) / backbone+neck time), ``benchmark.json`` (every
+raw timing) and ``latency_vs_mask_ap.png``.
+"""
+import argparse
+import contextlib
+import datetime
+import io
+import json
+import os
+import os.path as osp
+import platform
+import subprocess
+import sys
+import tempfile
+import traceback
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('configs', nargs='+', metavar='CONFIG')
+    p.add_argument('--checkpoint', nargs='+', metavar='CKPT',
+                   help='one per config, in order; "none": random weights')
+    p.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    p.add_argument('--ap-from', nargs='+', default=[], metavar='WORK_DIR',
+                   help='work dirs (or files) holding tools/test.py '
+                   'test_metrics.json')
+    p.add_argument('--out-dir', default='work_dirs/benchmark')
+    p.add_argument('--runs', type=int, default=20,
+                   help='timed inference rounds (default 20)')
+    p.add_argument('--warmup', type=int, default=5,
+                   help='untimed inference runs per config first')
+    p.add_argument('--images', type=int, default=4,
+                   help='test images cycled through (default 4)')
+    p.add_argument('--train-steps', type=int, default=5,
+                   help='timed training steps (default 5)')
+    p.add_argument('--train-warmup', type=int, default=2,
+                   help='untimed training steps first (default 2)')
+    p.add_argument('--train-timeout-s', type=float, default=1800.,
+                   help='wall-clock limit of each training process, s')
+    p.add_argument('--skip-train', action='store_true')
+    p.add_argument('--seed', type=int, default=0,
+                   help='seed of random weights (checkpoint "none")')
+    args = p.parse_args(argv)
+    if args.checkpoint and len(args.checkpoint) != len(args.configs):
+        p.error(f'--checkpoint: {len(args.checkpoint)} given for '
+                f'{len(args.configs)} configs; give one per config '
+                '("none" for random weights)')
+    for name in ('runs', 'images', 'train_steps'):
+        if getattr(args, name) < 1:
+            p.error(f'--{name.replace("_", "-")} must be at least 1')
+    return args
+
+
+def _error(e: BaseException) -> str:
+    """One line naming the exception and, for ours, the file at fault."""
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ''
+    return f'{type(e).__name__}: {msg}'[:300]
+
+
+def prepare(row: dict, args) -> dict:
+    """Load the config, build the model and the test images, count FLOPs
+    and warm up; fills ``row`` and returns the live state for timing."""
+    from mmdet.registry import DATASETS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+
+    from projects.benchmark import StageTimer, build_model, complexity
+    from projects.benchmark.models import describe
+
+    if not osp.isfile(row['config']):
+        raise FileNotFoundError(f"config {row['config']}: no such file")
+    cfg = Config.fromfile(row['config'])
+    row['method'], row['backbone'] = describe(cfg)
+    model = build_model(cfg, row['checkpoint'], args.device,
+                        seed=args.seed).eval()
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' chatter
+        dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    n = min(args.images, len(dataset))
+    if n == 0:
+        raise ValueError(f"{row['config']}: test_dataloader.dataset is empty")
+    batches = [pseudo_collate([dataset[i]]) for i in range(n)]
+    h, w = batches[0]['data_samples'][0].img_shape[:2]
+    row['input_size'] = f'{w}x{h}'
+    row['images'] = [osp.basename(b['data_samples'][0].img_path)
+                     for b in batches]
+    try:
+        row['complexity'] = complexity(model, batches[0])
+    except Exception as e:  # FLOPs are one cell; the row goes on
+        row['complexity_error'] = _error(e)
+    timer = StageTimer(model, args.device)
+    for i in range(args.warmup):
+        timer(batches[i % n])
+    return dict(timer=timer, batches=batches, model=model)
+
+
+def time_rounds(rows: list, live: dict, args, progress) -> None:
+    """``--runs`` rounds; each runs every live config once on its next
+    image, in alternating order."""
+    names = list(live)
+    for r in progress(range(args.runs), desc='timing rounds', leave=False):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            if name not in live:
+                continue
+            row, state = rows[name], live[name]
+            try:
+                ms = state['timer'](state['batches'][r % len(
+                    state['batches'])])
+            except Exception as e:
+                row['error'] = f'timing: {_error(e)}'
+                live.pop(name)['timer'].close()
+                continue
+            for stage in ('preprocess', 'backbone_neck', 'head_forward',
+                          'post', 'total'):
+                row['latency_ms'][stage].append(ms[stage])
+            row['detections'].append(ms['detections'])
+
+
+def train(row: dict, args) -> None:
+    """Training step time and peak memory in a separate process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = osp.join(tmp, 'train.json')
+        cmd = [sys.executable, '-m', 'projects.benchmark.train_probe',
+               row['config'], out, '--device', args.device, '--warmup',
+               str(args.train_warmup), '--steps', str(args.train_steps)]
+        if row['checkpoint']:
+            cmd += ['--checkpoint', row['checkpoint']]
+        env = dict(os.environ,
+                   PYTHONPATH=os.pathsep.join(
+                       [ROOT, os.environ.get('PYTHONPATH', '')]))
+        try:
+            proc = subprocess.run(cmd, env=env, capture_output=True,
+                                  text=True, timeout=args.train_timeout_s)
+        except subprocess.TimeoutExpired:
+            row['train_error'] = (f'did not finish in '
+                                  f'{args.train_timeout_s:.0f} s')
+            return
+        if proc.returncode != 0 or not osp.isfile(out):
+            lines = proc.stderr.strip().splitlines()
+            errors = [ln for ln in lines if 'Error' in ln] or lines or \
+                [f'exit status {proc.returncode}']
+            row['train_error'] = errors[-1].strip()[:300]
+            return
+        with open(out) as f:
+            row['train'] = json.load(f)
+
+
+def environment(args) -> dict:
+    import mmcv
+    import mmdet
+    import mmengine
+    import torch
+    env = dict(python=platform.python_version(), torch=torch.__version__,
+               mmcv=mmcv.__version__, mmdet=mmdet.__version__,
+               mmengine=mmengine.__version__, device=args.device,
+               threads=torch.get_num_threads(), cpu=platform.processor())
+    try:
+        with open('/proc/cpuinfo') as f:
+            env['cpu'] = next(ln.split(':', 1)[1].strip() for ln in f
+                              if ln.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    if args.device == 'cuda':
+        env['gpu'] = torch.cuda.get_device_name(0)
+    return env
+
+
+def run_header(command: str, stamp: str, env: dict, args) -> str:
+    """What was run, where and how: the paragraph above the tables."""
+    machine = env.get('gpu') or env['cpu']
+    memory = ('CUDA max_memory_allocated' if args.device == 'cuda' else
+              'the peak resident memory of that process')
+    return (f'`{command}`\n\n{stamp}; {env["device"]} ({machine}, '
+            f'{env["threads"]} threads), torch {env["torch"]}, mmdet '
+            f'{env["mmdet"]}, mmcv {env["mmcv"]}. Inference: batch 1, '
+            f'{args.warmup} warm-up runs, then {args.runs} rounds over the '
+            f'first {args.images} test images; ms/img is the median (IQR) '
+            'of data pre-processing + backbone + neck + heads + '
+            'post-processing (image decoding and resizing excluded). '
+            f'Training: {args.train_steps} timed steps after '
+            f"{args.train_warmup}, at the config's batch size, each config "
+            f'in its own process; train memory is {memory}. AP, box AP: '
+            'COCO mask / box AP (%) from tools/test.py.')
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    import logging
+
+    import torch
+    from mmdet.utils import register_all_modules
+    from mmengine.logging import MMLogger
+    from tqdm import tqdm
+
+    import projects  # noqa: F401  (registers the zoo's modules)
+    from projects.benchmark import (find_test_metrics, match_record,
+                                    memory_ratios, plot, write_markdown)
+    from projects.benchmark.report import stats
+
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        sys.exit('error: --device cuda: torch sees no CUDA device')
+    try:
+        records = find_test_metrics(args.ap_from)
+    except FileNotFoundError as e:
+        sys.exit(f'error: {e}')
+    register_all_modules()
+    MMLogger.get_current_instance().setLevel(logging.ERROR)
+    stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
+    out_dir = osp.join(args.out_dir, stamp)
+    os.makedirs(out_dir, exist_ok=False)
+
+    def progress(it, **kw):
+        return tqdm(it, file=sys.stderr, dynamic_ncols=True, **kw)
+
+    rows, live = {}, {}
+    ckpts = args.checkpoint or [None] * len(args.configs)
+    for config, ckpt in progress(list(zip(args.configs, ckpts)),
+                                 desc='configs: build, FLOPs, warm-up'):
+        ckpt = None if ckpt in (None, 'none') else ckpt
+        name = osp.splitext(osp.basename(config))[0]
+        while name in rows:
+            name += "'"
+        row = rows[name] = dict(
+            name=name, config=config, checkpoint=ckpt,
+            latency_ms={s: [] for s in ('preprocess', 'backbone_neck',
+                                        'head_forward', 'post', 'total')},
+            detections=[])
+        try:
+            live[name] = prepare(row, args)
+        except Exception as e:
+            row['error'] = _error(e)
+            row['traceback'] = traceback.format_exc()
+        ap = match_record(config, ckpt, records)
+        if ap:
+            row['ap'] = ap
+
+    time_rounds(rows, live, args, progress)
+    for state in live.values():
+        state['timer'].close()
+    live.clear()
+    for row in rows.values():
+        row['latency_stats'] = {
+            k: stats(v) for k, v in row['latency_ms'].items() if v}
+
+    if not args.skip_train:
+        for row in progress([r for r in rows.values() if not r.get('error')],
+                            desc='configs: training step'):
+            train(row, args)
+
+    rows = list(rows.values())
+    env = environment(args)
+    command = 'python tools/benchmark.py ' + ' '.join(
+        argv if argv is not None else sys.argv[1:])
+    header = run_header(command, stamp, env, args)
+    md = write_markdown(rows, osp.join(out_dir, 'benchmark.md'), header)
+    left_out = plot(rows, osp.join(out_dir, 'latency_vs_mask_ap.png'),
+                    f'{env["device"]}: {env.get("gpu") or env["cpu"]}')
+    with open(osp.join(out_dir, 'benchmark.json'), 'w') as f:
+        json.dump(dict(command=command, time=stamp, environment=env,
+                       settings=vars(args), rows=rows,
+                       memory_ratios=memory_ratios(rows),
+                       plot_left_out=left_out), f, indent=1)
+    print(md)
+    print(f'written: {out_dir}/benchmark.md, benchmark.json, '
+          'latency_vs_mask_ap.png')
+    return out_dir
+
+
+if __name__ == '__main__':
+    main()
