@@ -8,7 +8,7 @@ import time
 
 import pytest
 import torch
-from conftest import ROOT, TINY_CFG, run_tool
+from conftest import ROOT, TINY_CFG, fixed_size_pipeline, run_tool
 
 from projects.benchmark import StageTimer, TABLE_COLUMNS
 from projects.benchmark.coco_results import (coco_ap, find_test_metrics,
@@ -136,6 +136,50 @@ def test_params_and_flops_are_the_models(bench):
     assert cx['input_shape'] == [1, 3, 256, 256]
     # more than the backbone's first conv, far less than a 1 TFLOP model
     assert 2 * 64 * 3 * 49 * 128 * 128 < cx['flops'] < 1e12
+
+
+def test_deformable_convolution_flops():
+    """mmcv's DCNv2 counts as the convolution it replaces plus its offset
+    conv (mmengine alone counts it 0)."""
+    from mmcv.ops import ModulatedDeformConv2dPack
+    from mmengine.analysis import FlopAnalyzer
+
+    from projects.benchmark.complexity import flop_analyzer
+    x = (torch.rand(1, 16, 20, 24), )
+    dcn = ModulatedDeformConv2dPack(16, 32, 3, padding=1).eval()
+    conv = torch.nn.Conv2d(16, 32, 3, padding=1)
+    with torch.no_grad():
+        expected = (FlopAnalyzer(conv, x).total() +
+                    FlopAnalyzer(dcn.conv_offset, x).total())
+        assert expected == 20 * 24 * (32 + 27) * 16 * 9
+        assert flop_analyzer(dcn, x).total() == expected
+
+
+def test_flops_of_a_model_without_detections(fruits_nuts):
+    """An untrained SOLO detects nothing and returns fresh empty tensors,
+    which the tracer would prune back to 0 FLOPs; the heads still count."""
+    from mmdet.registry import DATASETS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+
+    from projects.benchmark import complexity
+    from projects.benchmark.complexity import flop_analyzer
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'solo_r50_fruits_nuts.py'))
+    cfg.model.backbone.depth = 18
+    cfg.model.neck.in_channels = [64, 128, 256, 512]
+    cfg.model.neck.out_channels = 32
+    cfg.model.mask_head.update(in_channels=32, feat_channels=32,
+                               stacked_convs=1)
+    dataset_cfg = cfg.test_dataloader.dataset
+    dataset_cfg.pipeline = fixed_size_pipeline(dataset_cfg.pipeline, 128)
+    model = build_model(cfg, None, 'cpu').eval()
+    batch = pseudo_collate([DATASETS.build(dataset_cfg)[0]])
+    result = complexity(model, batch)
+    assert result['detections'] == 0
+    inputs = model.data_preprocessor(batch, False)['inputs']
+    with torch.no_grad():
+        backbone = flop_analyzer(model.backbone, (inputs, )).total()
+    assert result['flops'] > backbone > 0
 
 
 def test_memory_ratio_and_plot(bench):

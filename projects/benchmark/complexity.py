@@ -1,39 +1,111 @@
 """Parameters and FLOPs of one whole test-time prediction, counted by
-mmengine's ``get_model_complexity_info``."""
-import logging
+mmengine's FLOP counter."""
 import warnings
-from typing import Dict
+from math import prod
+from typing import Any, Dict, List
 
 import torch
-from mmengine.analysis import get_model_complexity_info
-from mmengine.logging import MMLogger
+from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.analysis.jit_handles import get_shape
 from torch import nn
+
+from .stage_timer import NOT_HEADS
+
+
+def deform_conv_flop_jit(weight_index: int):
+    """A FLOP handle for mmcv's deformable convolutions, which mmengine does
+    not know (YOLACT++'s DCNv2): the multiply-adds of the convolution they
+    replace, ``N * C_out * H_out * W_out * C_in / groups * kh * kw``; the
+    bilinear sampling at the offsets is not counted.
+
+    Args:
+        weight_index (int): position of the weight among the traced op's
+            inputs: 2 for ``DeformConv2dFunction`` (x, offset, weight), 3 for
+            ``ModulatedDeformConv2dFunction`` (x, offset, mask, weight).
+    """
+
+    def handle(inputs: List[Any], outputs: List[Any]) -> int:
+        weight = get_shape(inputs[weight_index])
+        return prod(get_shape(outputs[0])) * prod(weight[1:])
+
+    return handle
+
+
+def flop_analyzer(module: nn.Module, inputs: tuple) -> FlopAnalyzer:
+    """mmengine's ``FlopAnalyzer`` with handles for mmcv's deformable
+    convolutions and without its per-operator warnings."""
+    flops = FlopAnalyzer(module, inputs)
+    flops.set_op_handle(**{
+        'prim::PythonOp.ModulatedDeformConv2dFunction':
+        deform_conv_flop_jit(3),
+        'prim::PythonOp.DeformConv2dFunction': deform_conv_flop_jit(2)
+    })
+    flops.unsupported_ops_warnings(False)
+    flops.uncalled_modules_warnings(False)
+    return flops
+
+
+def _tensors(obj) -> List[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for o in obj for t in _tensors(o)]
+    if isinstance(obj, dict):
+        return [t for o in obj.values() for t in _tensors(o)]
+    return []
 
 
 class _Predict(nn.Module):
-    """``model.predict`` on fixed data samples, returning tensors so that
-    mmengine's tracer can follow it (it cannot trace ``DetDataSample``)."""
+    """``model.predict`` on fixed data samples, returning tensors so that the
+    tracer can follow it (it cannot trace ``DetDataSample``).
+
+    The heads' forward outputs are returned too: the tracer prunes what no
+    output depends on, and a model that detects nothing (an untrained SOLO)
+    returns empty tensors that depend on no input, which left 0 FLOPs.
+    """
 
     def __init__(self, model: nn.Module, data_samples: list) -> None:
         super().__init__()
         self.model = model
         self.data_samples = data_samples
+        self.detections = None
 
     def forward(self, inputs: torch.Tensor) -> tuple:
-        res = self.model.predict(inputs, self.data_samples)[0].pred_instances
-        return res.scores, res.bboxes, res.masks
+        kept, wrapped = [], []
+        for name, child in self.model.named_children():
+            if name in NOT_HEADS:
+                continue
+
+            def keep(*args, _forward=child.forward, **kwargs):
+                out = _forward(*args, **kwargs)
+                kept.extend(_tensors(out))
+                return out
+
+            child.forward = keep
+            wrapped.append(child)
+        try:
+            res = self.model.predict(inputs,
+                                     self.data_samples)[0].pred_instances
+        finally:
+            for child in wrapped:
+                del child.forward
+        self.detections = len(res)
+        return (res.scores, res.bboxes, res.masks, *kept)
 
 
 def complexity(model: nn.Module, batch: dict) -> Dict[str, object]:
     """Parameters and FLOPs of the prediction on one test image.
 
-    The trace runs the whole ``predict``, so per-detection branches
-    (YOLACT's mask assembly, YOLO-Mask's RoIAlign + FCN mask head) count
-    for the detections this image gets, unlike mmdet's ``get_flops.py``
-    (which traces ``_forward`` and, for instance segmentors, the training
-    loss). mmengine counts one multiply-add as one FLOP and ignores
-    operators it has no handle for (normalisation, interpolation, mmcv ops):
-    those are listed in ``unsupported``.
+    ``FlopAnalyzer`` is the counter behind mmengine's
+    ``get_model_complexity_info``; it is used directly to add the handle for
+    mmcv's deformable convolutions and to skip the activation count. The
+    trace runs the whole ``predict``, so per-detection branches (YOLACT's
+    mask assembly, YOLO-Mask's FCN mask head) count for the detections this
+    image gets, unlike mmdet's ``get_flops.py`` (which traces ``_forward``,
+    for instance segmentors the training loss too). One multiply-add counts
+    as one FLOP (mmengine's convention); operators without a handle
+    (activations, element-wise arithmetic, NMS, RoIAlign) count 0 and are
+    listed in ``unsupported``.
 
     Args:
         model (nn.Module): detector in eval mode.
@@ -43,40 +115,13 @@ def complexity(model: nn.Module, batch: dict) -> Dict[str, object]:
         dict: ``flops`` (int), ``params`` (int), ``input_shape`` (list,
         N C H W), ``detections`` (int), ``unsupported`` (dict op -> count).
     """
-    unsupported: Dict[str, int] = {}
-
-    class _Catch(logging.Handler):
-
-        def emit(self, record):
-            msg = record.getMessage()
-            if msg.startswith('Unsupported operator'):
-                op = msg.split()[2]
-                unsupported[op] = int(msg.split('encountered ')[1].split()[0])
-
-    logger = MMLogger.get_current_instance()
-    handler, level = _Catch(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # tracer warnings
-            data = model.data_preprocessor(batch, False)
-            wrapper = _Predict(model, data['data_samples'])
-            # the console handler would print every unsupported op
-            quiet = [h for h in logger.handlers if h is not handler]
-            for h in quiet:
-                logger.removeHandler(h)
-            try:
-                info = get_model_complexity_info(
-                    wrapper, inputs=(data['inputs'], ), show_table=False,
-                    show_arch=False)
-            finally:
-                for h in quiet:
-                    logger.addHandler(h)
-            dets = len(wrapper(data['inputs'])[0])
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    return dict(flops=int(info['flops']), params=int(info['params']),
-                input_shape=list(data['inputs'].shape), detections=dets,
-                unsupported=unsupported)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # tracer warnings
+        data = model.data_preprocessor(batch, False)
+        wrapper = _Predict(model, data['data_samples'])
+        flops = flop_analyzer(wrapper, (data['inputs'], ))
+        total = flops.total()
+    return dict(flops=int(total), params=int(parameter_count(model)['']),
+                input_shape=list(data['inputs'].shape),
+                detections=wrapper.detections,
+                unsupported=dict(flops.unsupported_ops()))
