@@ -25,7 +25,7 @@ import resource
 import time
 
 
-def _rss_mib() -> float:
+def peak_rss_mib() -> float:
     """Peak resident memory of this process, MiB.
 
     ``VmHWM``, not ``ru_maxrss``: Linux carries ``ru_maxrss`` over fork and
@@ -76,7 +76,7 @@ def main() -> None:
             yield from loader
 
     data_iter = batches()
-    rss_before = _rss_mib()
+    rss_before = peak_rss_mib()
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     step_s, shape, losses = [], None, {}
@@ -91,7 +91,7 @@ def main() -> None:
         if i >= args.warmup:
             step_s.append(time.perf_counter() - t0)
         shape = [len(data['inputs'])] + list(data['inputs'][0].shape)
-    out = dict(step_s=step_s, peak_rss_mib=_rss_mib(),
+    out = dict(step_s=step_s, peak_rss_mib=peak_rss_mib(),
                rss_before_train_mib=rss_before,
                batch_size=cfg.train_dataloader.batch_size,
                input_shape=shape,

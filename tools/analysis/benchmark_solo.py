@@ -6,7 +6,8 @@ zoo's, on one real image with the same weights.
         [--mem-cap-gib 16] [--timeout-s 600] [--init]
 
 Each (head, size) runs in its own process (peak resident memory is per
-process, Linux ``ru_maxrss``) under an address-space cap and a wall-clock
+process, Linux ``VmHWM``; ``ru_maxrss`` would carry this process's size
+over into the child) under an address-space cap and a wall-clock
 limit, so mmdet's head gives a MemoryError or timeout row instead of taking
 the machine down. The model
 is mmdet's ``solo_r50_fpn_1x_coco`` (80 classes; SOLOv2 heads use
@@ -31,7 +32,7 @@ MMDET_CONFIGS = {
 }
 
 WORKER = r'''
-import json, logging, resource, sys, time
+import json, logging, sys, time
 import mmcv, torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
@@ -39,6 +40,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
 import projects  # noqa: F401
+from projects.benchmark.train_probe import peak_rss_mib
 register_all_modules()
 MMLogger.get_current_instance().setLevel(logging.ERROR)
 head, size, cfg_path, image, init, out = sys.argv[1:7]
@@ -69,8 +71,7 @@ with torch.no_grad():
     t2 = time.perf_counter()
     row['candidates'] = sum(
         int((c > cfg.model.test_cfg.score_thr).sum()) for c in outs[1])
-    row['rss_before_post_mib'] = resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss / 1024
+    row['rss_before_post_mib'] = peak_rss_mib()
     try:
         res = model.mask_head.predict_by_feat(
             *outs, batch_img_metas=[meta])[0]
@@ -82,8 +83,7 @@ with torch.no_grad():
         row['error'] = str(e).splitlines()[0][:160]
 row['backbone_neck_s'] = t1 - t0
 row['head_forward_s'] = t2 - t1
-row['peak_rss_mib'] = resource.getrusage(
-    resource.RUSAGE_SELF).ru_maxrss / 1024
+row['peak_rss_mib'] = peak_rss_mib()
 with open(out + '.json', 'w') as f:
     json.dump(row, f)
 '''
