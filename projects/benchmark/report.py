@@ -193,17 +193,25 @@ def plot(rows: List[dict], path: str, title: str) -> List[str]:
             left_out.append(row['name'])
     methods = [r['method'] for r, _, _ in points]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for row, ms, ap in points:
+    x_max = max([ms for _, ms, _ in points], default=1.)
+    y_max = max([ap for _, _, ap in points] + [1.])
+    placed = []
+    for row, ms, ap in sorted(points, key=lambda p: p[1]):
         label = row['method'] if methods.count(row['method']) == 1 \
             else f"{row['method']} ({row['name']})"
+        # stack the labels of points that lie close together
+        taken = {lv for m, a, lv in placed
+                 if abs(ms - m) < 0.15 * x_max and abs(ap - a) < 0.05 * y_max}
+        level = min(set(range(len(taken) + 1)) - taken)
+        placed.append((ms, ap, level))
         ax.scatter([ms], [ap], s=30)
         ax.annotate(label, (ms, ap), textcoords='offset points',
-                    xytext=(5, 4), fontsize=8)
+                    xytext=(5, 4 + 10 * level), fontsize=8)
     ax.set_xlabel('inference time, ms/img (median, batch 1)')
     ax.set_ylabel('mask AP')
     ax.set_title(title, fontsize=9)
-    ax.set_xlim(left=0)
-    ax.set_ylim(bottom=0)
+    ax.set_xlim(0, 1.2 * x_max)
+    ax.set_ylim(-0.04 * y_max, 1.15 * y_max)
     ax.grid(alpha=0.3)
     if left_out:
         ax.text(0.01, 0.01, 'not plotted (no AP or no timing): ' +
