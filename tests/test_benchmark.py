@@ -49,7 +49,12 @@ def bench(tmp_path_factory, fruits_nuts):
     broken = tmp / 'broken_head.py'
     broken.write_text(f"_base_ = {TINY_CFG!r}\n"
                       "model = dict(bbox_head=dict(type='NoSuchHead'))\n")
-    configs = [TINY_CFG, YOLACT_TINY, str(broken), str(tmp / 'missing.py')]
+    no_train_data = tmp / 'no_train_data.py'
+    no_train_data.write_text(
+        f"_base_ = {TINY_CFG!r}\n"
+        "train_dataloader = dict(dataset=dict(ann_file='gone.json'))\n")
+    configs = [TINY_CFG, YOLACT_TINY, str(broken), str(tmp / 'missing.py'),
+               str(no_train_data)]
     proc = run_tool('tools/benchmark.py', *configs, '--ap-from',
                     str(tmp / 'ap'), '--out-dir', str(tmp / 'out'),
                     '--runs', '3', '--warmup', '1', '--images', '2',
@@ -80,7 +85,7 @@ def test_table_iv_columns_and_rows(bench):
     table = _table(bench['md'])
     assert tuple(table[0]) == TABLE_COLUMNS
     body = {row[0]: dict(zip(TABLE_COLUMNS, row)) for row in table[2:]}
-    assert len(body) == 4
+    assert len(body) == 5
     sais = body['SAIS (`sais_tiny_fruits_nuts`)']
     yolact = body['YOLACT (`yolact_tiny_fruits_nuts`)']
     for row in (sais, yolact):
@@ -107,6 +112,14 @@ def test_broken_configs_give_error_rows(bench):
     assert any('error' in n and 'missing.py' in n for n in notes.values())
     # the good rows still completed
     assert len(rows['sais_tiny_fruits_nuts']['latency_ms']['total']) == 3
+
+
+def test_failed_training_keeps_the_rest_of_its_row(bench):
+    row = bench['rows']['no_train_data']
+    assert 'gone.json' in row['train_error'] and 'train' not in row
+    assert len(row['latency_ms']['total']) == 3 and row['complexity']
+    notes = {r[0]: r[-1] for r in _table(bench['md'])[2:]}
+    assert 'training: ' in notes['SAIS (`no_train_data`)']
 
 
 def test_json_has_every_raw_timing(bench):
@@ -194,8 +207,8 @@ def test_memory_ratio_and_plot(bench):
     png = osp.join(bench['dir'], 'latency_vs_mask_ap.png')
     with open(png, 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
-    assert sorted(bench['data']['plot_left_out']) == ['broken_head',
-                                                      'missing']
+    assert sorted(bench['data']['plot_left_out']) == [
+        'broken_head', 'missing', 'no_train_data']
 
 
 def test_progress_bar_over_configs_and_rounds(bench):
