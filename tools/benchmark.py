@@ -90,7 +90,9 @@ def parse_args(argv=None):
 
 
 def _error(e: BaseException) -> str:
-    """One line naming the exception and, for ours, the file at fault."""
+    """The exception's type and the first line of its message (which, for
+    the zoo's, mmengine's and the OS's errors, names the file or key at
+    fault), at most 300 characters: one table cell."""
     msg = str(e).strip().splitlines()[0] if str(e).strip() else ''
     return f'{type(e).__name__}: {msg}'[:300]
 
@@ -183,6 +185,7 @@ def train(row: dict, args) -> None:
 
 
 def environment(args) -> dict:
+    """Versions, device, CPU model and thread count, for the report."""
     import mmcv
     import mmdet
     import mmengine
@@ -221,6 +224,7 @@ def run_header(command: str, stamp: str, env: dict, args) -> str:
 
 
 def main(argv=None) -> str:
+    """Run the benchmark; returns the output folder (see the module doc)."""
     args = parse_args(argv)
     import logging
 

@@ -119,6 +119,7 @@ def breakdown_row(row: dict) -> List[str]:
 
 
 def markdown(columns, rows: List[List[str]]) -> str:
+    """A Markdown table of ``columns`` and ``rows`` (lists of cells)."""
     lines = ['| ' + ' | '.join(columns) + ' |',
              '| ' + ' | '.join('---' for _ in columns) + ' |']
     lines += ['| ' + ' | '.join(r) + ' |' for r in rows]

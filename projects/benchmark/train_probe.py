@@ -44,6 +44,7 @@ def peak_rss_mib() -> float:
 
 
 def main() -> None:
+    """Parse the arguments, train, write OUT_JSON (see the module doc)."""
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config')
     p.add_argument('out')
