@@ -133,9 +133,11 @@ def prepare(row: dict, args) -> dict:
     return dict(timer=timer, batches=batches, model=model)
 
 
-def time_rounds(rows: list, live: dict, args, progress) -> None:
+def time_rounds(rows: dict, live: dict, args, progress) -> None:
     """``--runs`` rounds; each runs every live config once on its next
     image, in alternating order."""
+    from projects.benchmark import STAGES
+
     names = list(live)
     for r in progress(range(args.runs), desc='timing rounds', leave=False):
         for name in (names if r % 2 == 0 else names[::-1]):
@@ -149,8 +151,7 @@ def time_rounds(rows: list, live: dict, args, progress) -> None:
                 row['error'] = f'timing: {_error(e)}'
                 live.pop(name)['timer'].close()
                 continue
-            for stage in ('preprocess', 'backbone_neck', 'head_forward',
-                          'post', 'total'):
+            for stage in STAGES:
                 row['latency_ms'][stage].append(ms[stage])
             row['detections'].append(ms['detections'])
 
@@ -234,7 +235,7 @@ def main(argv=None) -> str:
     from tqdm import tqdm
 
     import projects  # noqa: F401  (registers the zoo's modules)
-    from projects.benchmark import (find_test_metrics, match_record,
+    from projects.benchmark import (STAGES, find_test_metrics, match_record,
                                     memory_ratios, plot, write_markdown)
     from projects.benchmark.report import stats
 
@@ -263,8 +264,7 @@ def main(argv=None) -> str:
             name += "'"
         row = rows[name] = dict(
             name=name, config=config, checkpoint=ckpt,
-            latency_ms={s: [] for s in ('preprocess', 'backbone_neck',
-                                        'head_forward', 'post', 'total')},
+            latency_ms={s: [] for s in STAGES},
             detections=[])
         try:
             live[name] = prepare(row, args)

@@ -9,7 +9,7 @@ from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
 from torch import nn
 
-from .stage_timer import NOT_HEADS
+from .stage_timer import head_modules
 
 
 def deform_conv_flop_jit(weight_index: int):
@@ -71,24 +71,21 @@ class _Predict(nn.Module):
         self.detections = None
 
     def forward(self, inputs: torch.Tensor) -> tuple:
-        kept, wrapped = [], []
-        for name, child in self.model.named_children():
-            if name in NOT_HEADS:
-                continue
+        kept, heads = [], head_modules(self.model)
+        for head in heads:
 
-            def keep(*args, _forward=child.forward, **kwargs):
+            def keep(*args, _forward=head.forward, **kwargs):
                 out = _forward(*args, **kwargs)
                 kept.extend(_tensors(out))
                 return out
 
-            child.forward = keep
-            wrapped.append(child)
+            head.forward = keep
         try:
             res = self.model.predict(inputs,
                                      self.data_samples)[0].pred_instances
         finally:
-            for child in wrapped:
-                del child.forward
+            for head in heads:
+                del head.forward
         self.detections = len(res)
         return (res.scores, res.bboxes, res.masks, *kept)
 

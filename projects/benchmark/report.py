@@ -30,6 +30,17 @@ def _fmt(v, digits=1, missing='-'):
     return missing if v is None else f'{v:.{digits}f}'
 
 
+def _median_iqr(s: Optional[dict], digits: int = 1) -> str:
+    """A :func:`stats` result as 'median (IQR iqr)', '-' when missing."""
+    if not s:
+        return '-'
+    return f"{s['median']:.{digits}f} (IQR {s['iqr']:.{digits}f})"
+
+
+def _label(row: dict) -> str:
+    return f"{row.get('method', '?')} (`{row['name']}`)"
+
+
 def _ap_cell(ap: Optional[dict], key: str) -> str:
     if ap is None or key not in ap:
         return 'n/a'
@@ -73,17 +84,16 @@ def _notes(row: dict) -> str:
 
 def table_row(row: dict) -> List[str]:
     """The cells of :data:`TABLE_COLUMNS` for one row."""
-    name = f"{row.get('method', '?')} (`{row['name']}`)"
     ap = row.get('ap') or {}
     segm, bbox = ap.get('segm'), ap.get('bbox')
     total = (row.get('latency_stats') or {}).get('total')
     cx = row.get('complexity') or {}
     mem = train_memory_mib(row)
     return [
-        name, row.get('backbone', '-'), row.get('input_size', '-'),
+        _label(row), row.get('backbone', '-'), row.get('input_size', '-'),
         *[_ap_cell(segm, k) for k in ('AP', 'AP50', 'AP75', 'APs', 'APm',
                                       'APl')],
-        f"{total['median']:.1f} (IQR {total['iqr']:.1f})" if total else '-',
+        _median_iqr(total),
         _fmt(1000 / total['median']) if total else '-',
         f'{mem / 1024:.2f} GiB' if mem else '-',
         f"{cx['params'] / 1e6:.1f} M" if cx.get('params') else '-',
@@ -96,21 +106,16 @@ def breakdown_row(row: dict) -> List[str]:
     """The cells of :data:`BREAKDOWN_COLUMNS` for one row."""
     lat = row.get('latency_stats') or {}
     train = row.get('train') or {}
-    step = stats(train.get('step_s', []))
     mem = train_memory_mib(row)
     before = train.get('rss_before_train_mib')
-
-    def ms(stage):
-        s = lat.get(stage)
-        return f"{s['median']:.1f} (IQR {s['iqr']:.1f})" if s else '-'
-
     dets = row.get('detections') or []
     return [
-        f"{row.get('method', '?')} (`{row['name']}`)", ms('backbone_neck'),
-        ms('head_forward'), ms('post'), _fmt(head_post_ratio(row), 2),
+        _label(row), _median_iqr(lat.get('backbone_neck')),
+        _median_iqr(lat.get('head_forward')), _median_iqr(lat.get('post')),
+        _fmt(head_post_ratio(row), 2),
         (str(dets[0]) if min(dets) == max(dets) else
          f'{min(dets)}-{max(dets)}') if dets else '-',
-        f"{step['median']:.2f} (IQR {step['iqr']:.2f})" if step else '-',
+        _median_iqr(stats(train.get('step_s', [])), 2),
         (f'{mem / 1024:.2f} GiB' + (f' ({before / 1024:.2f} before the '
                                     'first step)' if before and
                                     'peak_cuda_mib' not in train else ''))
@@ -173,7 +178,7 @@ def headline(rows: List[dict]) -> str:
     for row in rows:
         r = head_post_ratio(row)
         if r is not None:
-            lines.append(f"- {row['method']} (`{row['name']}`): {r:.2f}")
+            lines.append(f'- {_label(row)}: {r:.2f}')
     return '\n'.join(lines)
 
 

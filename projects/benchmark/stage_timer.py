@@ -15,6 +15,14 @@ STAGES = ('preprocess', 'backbone_neck', 'head_forward', 'post', 'total')
 NOT_HEADS = ('backbone', 'neck', 'data_preprocessor')
 
 
+def head_modules(model: nn.Module) -> List[nn.Module]:
+    """The detector's top-level modules other than backbone, neck and data
+    pre-processor: ``bbox_head``, ``mask_head``, YOLO-Mask's
+    ``mask_roi_extractor``, ..."""
+    return [child for name, child in model.named_children()
+            if name not in NOT_HEADS]
+
+
 class StageTimer:
     """Times ``data_preprocessor`` + ``model.predict`` on one batch.
 
@@ -40,9 +48,8 @@ class StageTimer:
         self._spent: Dict[str, float] = {}
         self._wrapped: List[tuple] = []
         self._wrap(model, 'extract_feat', 'backbone_neck')
-        for name, child in model.named_children():
-            if name not in NOT_HEADS:
-                self._wrap(child, 'forward', 'head_forward')
+        for head in head_modules(model):
+            self._wrap(head, 'forward', 'head_forward')
 
     def _clock(self) -> float:
         if self.cuda:

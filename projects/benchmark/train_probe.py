@@ -55,16 +55,14 @@ def main() -> None:
     args = p.parse_args()
 
     import torch
-    from mmdet.utils import register_all_modules
     from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import Runner
 
-    import projects  # noqa: F401  (registers the zoo's modules)
     from projects.benchmark.models import build_model
 
-    register_all_modules()
     cfg = Config.fromfile(args.config)
+    # build_model registers mmdet's and the zoo's modules
     model = build_model(cfg, args.checkpoint, args.device).train()
     loader_cfg = cfg.train_dataloader.copy()
     loader_cfg.update(num_workers=0, persistent_workers=False)
@@ -80,7 +78,7 @@ def main() -> None:
     rss_before = peak_rss_mib()
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    step_s, shape, losses = [], None, {}
+    step_s, losses = [], {}
     for i in range(args.warmup + args.steps):
         data = next(data_iter)
         if cuda:
@@ -91,7 +89,7 @@ def main() -> None:
             torch.cuda.synchronize()
         if i >= args.warmup:
             step_s.append(time.perf_counter() - t0)
-        shape = [len(data['inputs'])] + list(data['inputs'][0].shape)
+    shape = [len(data['inputs'])] + list(data['inputs'][0].shape)
     out = dict(step_s=step_s, peak_rss_mib=peak_rss_mib(),
                rss_before_train_mib=rss_before,
                batch_size=cfg.train_dataloader.batch_size,
