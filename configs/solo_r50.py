@@ -1,7 +1,3 @@
-# SOLO R50-FPN on COCO: mmdet's 1x schedule and 1333x800 pipeline
-# (the zoo's shared COCO bases).
-_base_ = [
-    './_base_/models/solo_r50_fpn.py',
-    './_base_/datasets/coco_instance.py', './_base_/schedules/schedule_1x.py',
-    './_base_/default_runtime.py'
-]
+# Headline config of the method, kept at the top level like configs/sais_r50.py:
+# SOLO R50-FPN on COCO, 1x, keep-ratio 1333x800 (configs/solo/README.md lists the rest).
+_base_ = './solo/solo_r50_fpn_8xb2-1x_coco-1333x800.py'

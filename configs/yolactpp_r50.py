@@ -1,4 +1,3 @@
-# YOLACT++ as configs/yolact_r50.py plus the YOLACT++ model deltas
-# (configs/_base_/models/yolactpp_deltas.py).
-_base_ = ['./yolact_r50.py', './_base_/models/yolactpp_deltas.py']
-model = {{_base_.yolactpp}}
+# Headline config of the method, kept at the top level like configs/sais_r50.py:
+# YOLACT++ R50-FPN (DCN every 3rd block) on COCO at 550x550 (configs/yolact/README.md lists the rest).
+_base_ = './yolact/yolactpp_r50-dcn_fpn_1xb8-55e_coco-550.py'

@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 PY="${ZOO_VENV:-$ROOT/.venv}/bin/python"
-CONFIG=${1:-configs/sais_r50_fruits_nuts.py}
+CONFIG=${1:-configs/sais/sais_r50_fpn_1xb2-200i_fruits-nuts-384.py}
 NAME=$(basename "$CONFIG" .py)
 WORK=work_dirs/$NAME
 MAX_ITERS=$("$PY" -c "from mmengine.config import Config; print(Config.fromfile('$CONFIG').train_cfg.max_iters)")

@@ -1,6 +1,6 @@
 # A tiny SAIS (ResNet-18, 32-channel FPN and heads, 256x256 input) on the
 # real fruits_nuts images, for tests: 2 iterations, random init.
-_base_ = '../../configs/sais_r50_fruits_nuts.py'
+_base_ = '../../configs/sais/sais_r50_fpn_1xb2-200i_fruits-nuts-384.py'
 img_scale = (256, 256)
 model = dict(
     backbone=dict(depth=18, frozen_stages=-1, init_cfg=None),

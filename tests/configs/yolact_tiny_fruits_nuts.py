@@ -1,6 +1,6 @@
 # A tiny YOLACT (ResNet-18, 32-channel FPN and heads, 8 prototypes, 256x256
 # input, the tiny SAIS's size) on the real fruits_nuts images, for tests.
-_base_ = '../../configs/yolact_r50_fruits_nuts.py'
+_base_ = '../../configs/yolact/yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py'
 input_size = 256
 featmaps = [32, 16, 8, 4, 2]
 model = dict(

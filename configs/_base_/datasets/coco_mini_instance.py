@@ -1,10 +1,12 @@
 # coco-mini: a real COCO 2017 subset (80 train / 79 val images, 80 classes)
-# in COCO's own layout, linked at data/coco-mini by tools/setup.sh.
-_base_ = './coco_instance.py'
+# in COCO's own layout, linked at data/coco-mini by tools/setup.sh, at the
+# fixed input of fixed_size.py (384x384); one loader process, no
+# aspect-ratio batching.
+_base_ = './fixed_size.py'
 
 data_root = 'data/coco-mini/'
 train_dataloader = dict(
-    num_workers=1, persistent_workers=False,
+    num_workers=1, persistent_workers=False, batch_sampler=None,
     dataset=dict(data_root=data_root))
 val_dataloader = dict(
     num_workers=1, persistent_workers=False,

@@ -1,7 +1,9 @@
 # fruits_nuts: 18 real 800x600 photos, 3 classes, COCO-format polygons,
 # linked at data/fruits_nuts by tools/setup.sh. train.json (14 images) for
-# training, val.json (4 images) for validation and testing.
-_base_ = './coco_instance.py'
+# training, val.json (4 images) for validation and testing, at the fixed
+# input of fixed_size.py (384x384); one loader process, no aspect-ratio
+# batching.
+_base_ = './fixed_size.py'
 
 data_root = 'data/fruits_nuts/'
 metainfo = dict(

@@ -33,9 +33,9 @@ def _model(name):
 
 
 @pytest.mark.parametrize('name,size,comment', [
-    ('sss_r50_550.py', 550, '_base_/models/sss_deltas.py'),
-    ('sss_r50_fruits_nuts.py', 384, 'sss_r50_fruits_nuts.py'),
-    ('sss_r50_coco_mini.py', 384, 'sss_r50_fruits_nuts.py'),
+    ('yolact/sss_r50_ssd_1xb8-55e_coco-550.py', 550, '_base_/models/sss_deltas.py'),
+    ('yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py', 384, 'yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py'),
+    ('yolact/sss_r50_ssd_1xb2-200i_coco-mini-384.py', 384, 'yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py'),
 ])
 def test_anchors_tile_the_feature_maps_and_count_as_stated(
         name, size, comment):
@@ -62,7 +62,7 @@ def test_anchors_tile_the_feature_maps_and_count_as_stated(
 
 def test_predict_gives_masks_at_the_original_size_with_cross_class_nms(
         fruits_nuts, monkeypatch):
-    cfg, model = _model('sss_r50_fruits_nuts.py')
+    cfg, model = _model('yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py')
     assert cfg.model.test_cfg.nms.type == 'cross_class_fast_nms'
     ds = DATASETS.build(
         dict(type='CocoDataset', data_root=fruits_nuts + '/',

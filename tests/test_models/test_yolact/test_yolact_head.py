@@ -13,7 +13,7 @@ from mmdet.utils import register_all_modules
 from projects.yolact.mmdet_peer import mmdet_yolact_model
 from tests.conftest import ROOT
 
-CFG = osp.join(ROOT, 'configs', 'yolact_r50_fruits_nuts.py')
+CFG = osp.join(ROOT, 'configs', 'yolact/yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py')
 
 
 def _cfg():

@@ -216,9 +216,9 @@ def test_anchors_three_scales_per_level():
 
 @pytest.fixture(scope='module')
 def fruits_model(fruits_nuts):
-    """The yolactpp_r50_fruits_nuts model (random weights, 256x256 input)
+    """The YOLACT++ fruits_nuts model (random weights, 256x256 input)
     and its train and val datasets."""
-    cfg = _cfg('yolactpp_r50_fruits_nuts.py')
+    cfg = _cfg('yolact/yolactpp_r50-dcn_fpn_1xb2-200i_fruits-nuts-384.py')
     cfg.model.backbone.init_cfg = None
     datasets = []
     for split in ('train_dataloader', 'val_dataloader'):

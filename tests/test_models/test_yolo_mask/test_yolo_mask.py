@@ -23,9 +23,9 @@ from projects.yolo_mask import clip_to_image, sample_mask_rois
 
 SIZE = 256
 CONFIGS = osp.join(ROOT, 'configs')
-STEP1 = osp.join(CONFIGS, 'yolo_mask_d53_fruits_nuts_step1.py')
-STEP2 = osp.join(CONFIGS, 'yolo_mask_d53_fruits_nuts_step2.py')
-MASK7 = osp.join(CONFIGS, 'yolo_mask_d53_416_step2_mask7.py')
+STEP1 = osp.join(CONFIGS, 'yolo_mask/yolo-mask-step1_d53_1xb2-200i_fruits-nuts-384.py')
+STEP2 = osp.join(CONFIGS, 'yolo_mask/yolo-mask-step2_d53_1xb2-200i_fruits-nuts-384.py')
+MASK7 = osp.join(CONFIGS, 'yolo_mask/yolo-mask-step2-mask7_d53_8xb8-12e_coco-416.py')
 
 
 def _cfg(path):

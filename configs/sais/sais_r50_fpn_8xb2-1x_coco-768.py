@@ -1,0 +1,15 @@
+# SAIS R50-FPN on COCO (SAIS paper §IV, Table IV "SAIS-768"): fixed 768x768
+# input, SGD lr 0.01, momentum 0.9, batch 16 (8 GPUs x 2 images), 12 epochs
+# with lr steps at 8 and 11.
+_base_ = [
+    '../_base_/models/sais_r50_fpn.py', '../_base_/datasets/fixed_size.py',
+    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+]
+img_scale = (768, 768)
+train_pipeline = [dict(t, scale=img_scale) if t.type == 'Resize' else t
+                  for t in _base_.train_pipeline]
+test_pipeline = [dict(t, scale=img_scale) if t.type == 'Resize' else t
+                 for t in _base_.test_pipeline]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

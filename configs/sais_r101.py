@@ -1,7 +1,0 @@
-# SAIS with a ResNet-101 backbone.
-_base_ = './sais_r50.py'
-model = dict(
-    backbone=dict(
-        depth=101,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='torchvision://resnet101')))

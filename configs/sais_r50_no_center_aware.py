@@ -1,4 +1,0 @@
-# Ablation (Table II): FCOS's minimal-area rule instead of center-aware
-# ground truth.
-_base_ = './sais_r50.py'
-model = dict(bbox_head=dict(center_aware=False))

@@ -1,4 +1,0 @@
-# YOLACT++ as configs/yolact_r101.py plus the YOLACT++ model deltas
-# (configs/_base_/models/yolactpp_deltas.py).
-_base_ = ['./yolact_r101.py', './_base_/models/yolactpp_deltas.py']
-model = {{_base_.yolactpp}}

@@ -1,0 +1,174 @@
+"""Write every results table of the docs from the benchmark's committed
+runs, so that no measured number in README.md or a method page is typed by
+hand.
+
+    python tools/misc/update_results_tables.py [--check]
+
+Each table lives between ``<!-- NAME: begin -->`` and ``<!-- NAME: end -->``
+markers:
+
+- ``results`` in ``configs/<method>/README.md``: one row per benchmark row
+  (every ``docs/results/*/benchmark.json``) whose config lies in that
+  folder: the config (linked), the method's display name from the folder's
+  ``metafile.yml``, COCO mask and box AP (%), median latency (ms per image)
+  and peak training memory (GiB) on the run's device, the run (linked);
+- ``benchmark.md`` in ``docs/results/<run>/README.md``: that run's
+  ``benchmark.md`` (which ``tools/benchmark.py --render`` writes from its
+  JSON);
+- ``zoo results`` in README.md: the rows of ``docs/results/<MAIN_RUN>``.
+
+``--check`` writes nothing and exits 1 when a file is out of date (the
+tests run it).
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+import sys
+from typing import Dict, List, Optional
+
+import yaml
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+MAIN_RUN = 'fruits_nuts_cpu'  # the run README.md shows
+
+
+def _ap(row: dict, kind: str) -> str:
+    ap = (row.get('ap') or {}).get(kind)
+    if ap is None:
+        return '-'
+    return f"{ap['AP']:.1f}" if isinstance(ap, dict) and 'AP' in ap \
+        else '0.0'  # `{}`: CocoMetric found no detections, COCO's AP is 0
+
+
+def _train_gib(row: dict) -> str:
+    rss = (row.get('train') or {}).get('peak_rss_mib')
+    return f'{rss / 1024:.2f}' if rss else '-'
+
+
+def _latency(row: dict) -> str:
+    total = (row.get('latency_stats') or {}).get('total')
+    return f"{total['median']:.0f}" if total else '-'
+
+
+def collections_by_config(folder: str) -> Dict[str, str]:
+    """``configs/<method>/x.py`` -> display name, from the folder's
+    metafile.
+
+    Raises:
+        FileNotFoundError: the folder has no metafile.yml.
+    """
+    with open(osp.join(folder, 'metafile.yml')) as f:
+        meta = yaml.safe_load(f)
+    return {m['Config']: m['In Collection'] for m in meta['Models']}
+
+
+def all_collections() -> Dict[str, str]:
+    """Every metafile's ``Config`` -> display name."""
+    names = {}
+    for meta in sorted(glob.glob(osp.join(ROOT, 'configs', '*',
+                                          'metafile.yml'))):
+        names.update(collections_by_config(osp.dirname(meta)))
+    return names
+
+
+def table(folder: str, runs: List[str],
+          names: Optional[Dict[str, str]] = None) -> str:
+    """The Markdown results table of the configs that ``names`` lists
+    (default: the metafile of ``folder``), with links relative to
+    ``folder``."""
+    names = names or collections_by_config(folder)
+    lines = [
+        '| config | method | data (val) | input | mask AP | box AP | '
+        'ms/img | train memory (GiB) | run |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+    ]
+    page_dir = osp.join(ROOT, osp.relpath(folder, ROOT))
+    for run in runs:
+        with open(run) as f:
+            bench = json.load(f)
+        env = bench.get('environment', {})
+        device = f"{env.get('device', '?')}, {env.get('threads', '?')} " \
+            'threads'
+        run_dir = osp.dirname(run)
+        run_link = osp.relpath(osp.join(run_dir, 'README.md'), page_dir)
+        for row in bench['rows']:
+            if row['config'] not in names:
+                continue
+            cfg_link = osp.relpath(osp.join(ROOT, row['config']), page_dir)
+            data = osp.basename(row['config']).split('_')[-1].rsplit(
+                '-', 1)[0]
+            lines.append(
+                f"| [{osp.basename(row['config'])}]({cfg_link}) | "
+                f"{names[row['config']]} | {data} | "
+                f"{row.get('input_size', '-')} | {_ap(row, 'segm')} | "
+                f"{_ap(row, 'bbox')} | {_latency(row)} ({device}) | "
+                f'{_train_gib(row)} | [{osp.basename(run_dir)}]'
+                f'({run_link}) |')
+    if len(lines) == 2:
+        lines.append('| no benchmark run has measured these configs yet '
+                     '| | | | | | | | |')
+    return '\n'.join(lines)
+
+
+def update(page: str, new_table: str, name: str = 'results') -> str:
+    """``page`` text with its block ``name`` replaced by ``new_table``.
+
+    Raises:
+        ValueError: the page lacks the begin/end markers.
+    """
+    begin, end = f'<!-- {name}: begin -->', f'<!-- {name}: end -->'
+    if begin not in page or end not in page:
+        raise ValueError(f'no {begin} ... {end} block')
+    head, rest = page.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f'{head}{begin}\n{new_table.strip()}\n{end}{tail}'
+
+
+def targets(runs: List[str]):
+    """(file, block name, new content) for every table of the docs."""
+    for meta in sorted(glob.glob(osp.join(ROOT, 'configs', '*',
+                                          'metafile.yml'))):
+        folder = osp.dirname(meta)
+        yield osp.join(folder, 'README.md'), 'results', table(folder, runs)
+    for run in runs:
+        run_dir = osp.dirname(run)
+        page = osp.join(run_dir, 'README.md')
+        md = osp.join(run_dir, 'benchmark.md')
+        if osp.isfile(page) and osp.isfile(md):
+            with open(md) as f:
+                yield page, 'benchmark.md', f.read()
+    main_run = osp.join(ROOT, 'docs', 'results', MAIN_RUN, 'benchmark.json')
+    if main_run in runs:
+        yield osp.join(ROOT, 'README.md'), 'zoo results', table(
+            ROOT, [main_run], all_collections())
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--check', action='store_true',
+                   help='write nothing; exit 1 if a file is out of date')
+    args = p.parse_args(argv)
+    runs = sorted(glob.glob(osp.join(ROOT, 'docs', 'results', '*',
+                                     'benchmark.json')))
+    stale = []
+    for path, name, content in targets(runs):
+        with open(path) as f:
+            page = f.read()
+        try:
+            new = update(page, content, name)
+        except ValueError as e:
+            sys.exit(f'{osp.relpath(path, ROOT)}: {e}')
+        if new != page:
+            stale.append(osp.relpath(path, ROOT))
+            if not args.check:
+                with open(path, 'w') as f:
+                    f.write(new)
+    verb = 'out of date' if args.check else 'updated'
+    for s in stale:
+        print(f'{verb}: {s}')
+    return 1 if (args.check and stale) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
