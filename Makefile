@@ -1,9 +1,10 @@
 # make main : set up (first time ~15 min on 2 CPU cores) and train + test
 #             SAIS on fruits_nuts
-# make test : set up if needed and run the test suite
+# make test : set up if needed and run the full test suite (what CI runs)
+# make test-fast : the fast tier, pytest -m "not slow" (about a minute)
 PY := $(or $(ZOO_VENV),$(CURDIR)/.venv)/bin/python
 
-.PHONY: setup main test
+.PHONY: setup main test test-fast
 setup:
 	bash tools/setup.sh
 
@@ -12,3 +13,6 @@ main: setup
 
 test: setup
 	$(PY) -m pytest tests -q
+
+test-fast: setup
+	$(PY) -m pytest tests -q -m "not slow"

@@ -1,15 +1,16 @@
-"""Shared fixtures: repository paths, the real-image data and a tiny config."""
+"""Shared fixtures and the one way tests build real model inputs:
+repository paths, the real-image data, a tiny config, :func:`real_dataset`
+and :func:`model_inputs`."""
 import copy
 import os
 import os.path as osp
 import subprocess
 import sys
+from typing import Optional, Sequence
 
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 DATA = osp.join(ROOT, 'data')
 TINY_CFG = osp.join(ROOT, 'tests', 'configs', 'sais_tiny_fruits_nuts.py')
 
@@ -46,3 +47,40 @@ def fixed_size_pipeline(pipeline: list, size: int) -> list:
         if t['type'] == 'RandomFlip':
             t['prob'] = 0.
     return pipeline
+
+
+def real_dataset(cfg, split: str = 'train_dataloader',
+                 size: Optional[int] = None, **changes):
+    """The dataset of ``cfg[split]`` built on the real images under data/.
+
+    Args:
+        cfg (Config): a zoo config (its dataset's ``data_root`` is made
+            absolute, so tests run from any directory).
+        split (str): ``'train_dataloader'``, ``'val_dataloader'`` or
+            ``'test_dataloader'``.
+        size (int, optional): resize to ``size x size`` and never flip (see
+            :func:`fixed_size_pipeline`); None keeps the config's pipeline.
+        **changes: dataset keys to override (``ann_file``, ``filter_cfg``,
+            ``pipeline``, ...).
+
+    Returns:
+        BaseDataset: ``ds[i]`` is a packed sample (``inputs``: uint8 Tensor
+        of shape (3, H, W); ``data_samples``: DetDataSample).
+    """
+    from mmdet.registry import DATASETS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    ds = copy.deepcopy(cfg[split].dataset)
+    ds.data_root = osp.join(ROOT, ds.data_root)
+    if size is not None:
+        ds.pipeline = fixed_size_pipeline(ds.pipeline, size)
+    ds.update(changes)
+    return DATASETS.build(ds)
+
+
+def model_inputs(model, samples: Sequence[dict], training: bool) -> dict:
+    """``model.data_preprocessor`` over a collated list of samples from
+    :func:`real_dataset`: ``inputs`` Tensor of shape (B, 3, H, W),
+    normalised and padded, and ``data_samples``."""
+    from mmengine.dataset import pseudo_collate
+    return model.data_preprocessor(pseudo_collate(list(samples)), training)

@@ -7,8 +7,8 @@ every checkpoint and loads checkpoints with that default, so ``--resume`` and
 
     Unsupported global: mmengine.logging.history_buffer.HistoryBuffer
 
-What such a checkpoint pickles, measured on this zoo's checkpoints
-(``torch.serialization.get_unsafe_globals_in_checkpoint``):
+What such a checkpoint pickles
+(``torch.serialization.get_unsafe_globals_in_checkpoint`` lists it):
 
 * ``HistoryBuffer`` objects, whose ``__getstate__`` adds the class's
   statistic methods; pickle protocol 2 writes each as

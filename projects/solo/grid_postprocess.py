@@ -4,10 +4,9 @@ mmdet 3.3's ``SOLOHead._predict_by_feat_single`` (and the Decoupled and
 SOLOv2 twins) gathers one full feature-resolution mask for every
 (grid cell, class) pair above ``score_thr`` (``mask_preds[inds[:, 0]]``)
 and only then lets ``mask_matrix_nms`` keep the top ``nms_pre``. Memory
-therefore grows with cells x classes x H x W: measured on 2 CPU cores, an
-untrained 80-class SOLO-R50 took 10.3 GiB for one 384x384 image and was
-killed at 768x768. Early in training, and in every validation of a short
-run, most cells clear the threshold.
+therefore grows with cells x classes x H x W, and early in training, or in
+every validation of a short run, most cells clear the threshold (the
+measurements: docs/results/solo_postprocess_cpu).
 
 Everything the candidate filter needs depends on the grid cell only: the
 mask area (pixels above ``mask_thr``), the stride filter and the maskness

@@ -7,11 +7,10 @@ import re
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 
 import projects.yolact.yolact_head as yolact_head
-from conftest import ROOT
-from mmdet.registry import DATASETS, MODELS
+from conftest import ROOT, model_inputs, real_dataset
+from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_overlaps
 from mmdet.utils import register_all_modules
 
@@ -64,11 +63,7 @@ def test_predict_gives_masks_at_the_original_size_with_cross_class_nms(
         fruits_nuts, monkeypatch):
     cfg, model = _model('yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py')
     assert cfg.model.test_cfg.nms.type == 'cross_class_fast_nms'
-    ds = DATASETS.build(
-        dict(type='CocoDataset', data_root=fruits_nuts + '/',
-             ann_file='val.json', data_prefix=dict(img='images/'),
-             metainfo=cfg.val_dataloader.dataset.metainfo, test_mode=True,
-             pipeline=cfg.test_pipeline))
+    ds = real_dataset(cfg, 'val_dataloader')
     nms_types = []
 
     def spy(bboxes, scores, nms_cfg):
@@ -77,7 +72,7 @@ def test_predict_gives_masks_at_the_original_size_with_cross_class_nms(
 
     multiclass_nms = yolact_head.multiclass_nms
     monkeypatch.setattr(yolact_head, 'multiclass_nms', spy)
-    data = model.data_preprocessor(pseudo_collate([ds[0]]), False)
+    data = model_inputs(model, [ds[0]], False)
     with torch.no_grad():
         result = model(**data, mode='predict')[0]
     assert nms_types == ['cross_class_fast_nms']

@@ -8,10 +8,10 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
-from mmdet.registry import DATASETS, MODELS
+from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from projects.yolact.mmdet_peer import mmdet_yolact_model
-from tests.conftest import ROOT
+from conftest import ROOT, real_dataset
 
 CFG = osp.join(ROOT, 'configs', 'yolact/yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py')
 
@@ -20,8 +20,6 @@ def _cfg():
     register_all_modules()
     cfg = Config.fromfile(CFG)
     cfg.model.backbone.init_cfg = None
-    cfg.val_dataloader.dataset.data_root = osp.join(ROOT, 'data',
-                                                     'fruits_nuts/')
     return cfg
 
 
@@ -33,7 +31,7 @@ def peers(fruits_nuts):
     ours = MODELS.build(cfg.model).eval()
     theirs = MODELS.build(mmdet_yolact_model(cfg.model)).eval()
     theirs.load_state_dict(ours.state_dict())
-    dataset = DATASETS.build(cfg.val_dataloader.dataset)
+    dataset = real_dataset(cfg, 'val_dataloader')
     return ours, theirs, pseudo_collate([dataset[0]])
 
 

@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from pycocotools import mask as mask_utils
 
-from conftest import ROOT, fixed_size_pipeline, run_tool
-from mmdet.registry import DATASETS, MODELS, TASK_UTILS
+from conftest import ROOT, model_inputs, real_dataset, run_tool
+from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import register_all_modules
 
@@ -107,12 +106,8 @@ def samples(ann_file, fruits_nuts):
     config's train pipeline (SSS's is the same)."""
     register_all_modules()
     cfg = Config.fromfile(CONFIGS['yolact'])
-    pipeline = fixed_size_pipeline(cfg.train_pipeline, SIZE)
-    ds = DATASETS.build(
-        dict(type='CocoDataset', data_root=fruits_nuts + '/',
-             ann_file=ann_file, data_prefix=dict(img='images/'),
-             metainfo=cfg.train_dataloader.dataset.metainfo,
-             filter_cfg=None, pipeline=pipeline))
+    ds = real_dataset(cfg, 'train_dataloader', SIZE, ann_file=ann_file,
+                      filter_cfg=None)
     assert len(ds) == len(CASES)
     return {case: ds[i] for i, case in enumerate(CASES)}
 
@@ -141,7 +136,7 @@ def model(request):
 def _loss(model, batch, backward=True, head_grad=True):
     """Losses of a batch; each is checked finite, and after backward every
     trainable parameter has a finite gradient."""
-    data = model.data_preprocessor(pseudo_collate(batch), True)
+    data = model_inputs(model, batch, True)
     with torch.set_grad_enabled(backward):
         losses = {
             k: sum(v) if isinstance(v, list) else v

@@ -10,12 +10,12 @@ from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.structures import InstanceData
 
-from mmdet.registry import DATASETS, MODELS
+from mmdet.registry import MODELS
 from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import register_all_modules
 from projects.yolact import FastMaskIoUNet, YOLACTPlusPlusProtonet
 from projects.yolact.mask_rescoring import binary_mask_iou
-from tests.conftest import ROOT
+from conftest import ROOT, model_inputs, real_dataset
 
 P = 64  # prototype side of the unit tests (a 256x256 input)
 
@@ -220,14 +220,8 @@ def fruits_model(fruits_nuts):
     and its train and val datasets."""
     cfg = _cfg('yolact/yolactpp_r50-dcn_fpn_1xb2-200i_fruits-nuts-384.py')
     cfg.model.backbone.init_cfg = None
-    datasets = []
-    for split in ('train_dataloader', 'val_dataloader'):
-        ds = cfg[split].dataset
-        ds.data_root = fruits_nuts + '/'
-        for t in ds.pipeline:
-            if t['type'] == 'Resize':
-                t['scale'] = (256, 256)
-        datasets.append(DATASETS.build(ds))
+    datasets = [real_dataset(cfg, split, 256)
+                for split in ('train_dataloader', 'val_dataloader')]
     torch.manual_seed(0)
     return MODELS.build(cfg.model), datasets
 
@@ -235,7 +229,7 @@ def fruits_model(fruits_nuts):
 def test_full_model_trains_the_rescoring_branch(fruits_model):
     model, (train, _) = fruits_model
     model.train()
-    data = model.data_preprocessor(pseudo_collate([train[0]]), True)
+    data = model_inputs(model, [train[0]], True)
     losses = model(**data, mode='loss')
     assert {'loss_cls', 'loss_bbox', 'loss_mask', 'loss_segm',
             'loss_maskiou'} <= set(losses)

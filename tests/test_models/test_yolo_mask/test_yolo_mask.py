@@ -1,4 +1,4 @@
-"""YOLO-Mask (projects/yolo_mask, configs/yolo_mask_*.py): the mask branch
+"""YOLO-Mask (projects/yolo_mask, configs/yolo_mask/): the mask branch
 on YOLOv3's detections, the two training steps and the 7x7 switch.
 
 Real fruits_nuts photos go through the config's own pipelines, shrunk to
@@ -12,12 +12,11 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 
-from conftest import ROOT, fixed_size_pipeline
-from mmdet.registry import DATASETS, MODELS
+from conftest import ROOT, model_inputs, real_dataset
+from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from projects.yolo_mask import clip_to_image, sample_mask_rois
 
@@ -31,12 +30,6 @@ MASK7 = osp.join(CONFIGS, 'yolo_mask/yolo-mask-step2-mask7_d53_8xb8-12e_coco-416
 def _cfg(path):
     register_all_modules()
     return Config.fromfile(path)
-
-
-def _dataset(cfg, split):
-    ds = copy.deepcopy(cfg[split].dataset)
-    ds.pipeline = fixed_size_pipeline(ds.pipeline, SIZE)
-    return DATASETS.build(ds)
 
 
 def _build(cfg, **changes):
@@ -53,13 +46,13 @@ def cfg(fruits_nuts):
 
 @pytest.fixture(scope='module')
 def train_samples(cfg):
-    ds = _dataset(cfg, 'train_dataloader')
+    ds = real_dataset(cfg, 'train_dataloader', SIZE)
     return [ds[0], ds[1]]
 
 
 @pytest.fixture(scope='module')
 def test_sample(cfg):
-    return _dataset(cfg, 'test_dataloader')[0]
+    return real_dataset(cfg, 'test_dataloader', SIZE)[0]
 
 
 def _calibrate_bn(model, samples):
@@ -71,7 +64,7 @@ def _calibrate_bn(model, samples):
     for bn in bns:
         bn.reset_running_stats()
         bn.momentum = None  # cumulative average
-    data = model.data_preprocessor(pseudo_collate(samples), True)
+    data = model_inputs(model, samples, True)
     model.backbone.train(), model.neck.train(), model.bbox_head.train()
     with torch.no_grad():
         model.bbox_head(model.extract_feat(data['inputs']))
@@ -94,7 +87,7 @@ def _without_gt(sample):
 
 
 def _losses(model, samples):
-    data = model.data_preprocessor(pseudo_collate(samples), True)
+    data = model_inputs(model, samples, True)
     return model(**data, mode='loss')
 
 
@@ -135,8 +128,7 @@ def test_mask_loss_without_gt_is_zero_and_backpropagates(
 
 def test_gt_boxes_give_positives_when_nothing_is_detected(
         mask_model, train_samples):
-    data = mask_model.data_preprocessor(
-        pseudo_collate(train_samples[:1]), True)
+    data = model_inputs(mask_model, train_samples[:1], True)
     gt = data['data_samples'][0].gt_instances  # boxes as (m, 4) tensors
     none = InstanceData(bboxes=torch.zeros(0, 4))
     result, = sample_mask_rois([none], [gt], None, mask_model.mask_assigner,
@@ -195,7 +187,7 @@ def test_e2e_sums_both_losses(cfg, train_samples):
 def _predict(model, sample, **test_cfg):
     model = copy.deepcopy(model).eval()
     model.test_cfg.update(test_cfg)
-    data = model.data_preprocessor(pseudo_collate([sample]), False)
+    data = model_inputs(model, [sample], False)
     with torch.no_grad():
         return model(**data, mode='predict')[0]
 

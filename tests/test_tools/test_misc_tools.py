@@ -1,0 +1,71 @@
+"""tools/misc: the results tables are the committed runs' numbers, and the
+config comparison finds what differs."""
+import importlib.util
+import json
+import os.path as osp
+
+from conftest import ROOT
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', 'misc', name + '.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tables = _tool('update_results_tables')
+compare = _tool('compare_configs')
+
+
+def test_results_tables_are_up_to_date():
+    """README.md, the method pages and docs/results/<run>/README.md carry
+    exactly what tools/misc/update_results_tables.py writes from the
+    committed benchmark.json files: no measured number typed by hand."""
+    assert tables.main(['--check']) == 0
+
+
+def test_results_table_rows_come_from_the_json(tmp_path):
+    """A changed AP in a copy of the committed JSON shows in the table."""
+    src = osp.join(ROOT, 'docs', 'results', 'fruits_nuts_cpu',
+                   'benchmark.json')
+    with open(src) as f:
+        bench = json.load(f)
+    sais = [r for r in bench['rows'] if r['config'].startswith(
+        'configs/sais/')][0]
+    sais['ap']['segm']['AP'] = 77.7
+    run = tmp_path / 'run' / 'benchmark.json'
+    run.parent.mkdir()
+    run.write_text(json.dumps(bench))
+    table = tables.table(osp.join(ROOT, 'configs', 'sais'), [str(run)])
+    row = [ln for ln in table.splitlines() if 'fruits-nuts-384' in ln][0]
+    assert '| 77.7 |' in row and '| SAIS |' in row
+    assert tables.table(osp.join(ROOT, 'configs', 'solo'), [str(run)]).count(
+        '\n') == 5  # header, rule, SOLO, Decoupled SOLO (+ light), SOLOv2
+
+
+def test_compare_configs_reports_a_changed_key(tmp_path, capsys):
+    base = osp.join(ROOT, 'configs', 'sais', 'sais_r50_fpn_8xb2-1x_coco-768.py')
+    same = tmp_path / 'same.py'
+    same.write_text(f'_base_ = {base!r}\n')
+    changed = tmp_path / 'changed.py'
+    changed.write_text(f'_base_ = {base!r}\n'
+                       "model = dict(bbox_head=dict(num_protos=16))\n")
+    assert compare.main([base, str(same)]) == 0
+    assert '1 of 1 identical' in capsys.readouterr().out
+    assert compare.main([base, str(changed)]) == 0
+    out = capsys.readouterr().out
+    assert '.model.bbox_head.num_protos: 32 -> 16' in out
+    assert '0 of 1 identical, 1 differ' in out
+    assert compare.main([base, str(tmp_path / 'missing.py')]) == 1
+    assert 'missing.py: no such config' in capsys.readouterr().out
+
+
+def test_renames_table_names_every_moved_config():
+    """docs/configs.md lists 43 renames, each new path a real config."""
+    rows = compare.renames(osp.join(ROOT, 'docs', 'configs.md'))
+    assert len(rows) == 43
+    assert len({new for _, new in rows}) == 43
+    for _, new in rows:
+        assert osp.isfile(osp.join(ROOT, 'configs', new)), new
