@@ -18,22 +18,11 @@ model = dict(
         num_convs=1,
         norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)),
     test_cfg=dict(score_thr=0.0, nms_pre=200, max_per_img=20))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), by_mask=False),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
+# the fixed-size base's pipelines at 256, never flipped
+train_pipeline = [dict(t, scale=img_scale) if t.type == 'Resize' else t
+                  for t in _base_.train_pipeline if t.type != 'RandomFlip']
+test_pipeline = [dict(t, scale=img_scale) if t.type == 'Resize' else t
+                 for t in _base_.test_pipeline]
 train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
