@@ -14,7 +14,7 @@ from mmdet.models.utils import (filter_scores_and_topk, multi_apply,
                                 select_single_mlvl)
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import get_box_tensor
-from mmdet.utils import InstanceList, OptInstanceList
+from mmdet.utils import InstanceList, OptInstanceList, reduce_mean
 from projects.core.nms import multiclass_nms
 from .center_aware import assign_locations
 
@@ -32,9 +32,11 @@ class SAISHead(FCOSHead):
        takes the regression tower alone (the ablation's baseline).
     2. Targets use the center-aware rule of §III-B (eq. 2-4) instead of
        FCOS's minimal-area rule; ``center_aware=False`` restores FCOS.
-    3. ``loss_by_feat`` records, per image, the coefficients of the positive
-       locations and the index of their GT instance, which
-       :meth:`get_positive_infos` hands to the mask head.
+    3. As in mmdet's ``CondInstBboxHead``, :meth:`_get_targets_single` and
+       :meth:`get_targets` return each image's positive locations and their
+       GT indices; :meth:`loss_by_feat` keeps these returned values with the
+       coefficients, and :meth:`get_positive_infos` hands them to the mask
+       head (mmdet's ``SingleStageInstanceSegmentor`` protocol).
     4. ``predict_by_feat`` carries each detection's coefficients through the
        score filter and NMS (``results.coeffs``).
 
@@ -66,7 +68,6 @@ class SAISHead(FCOSHead):
         self.fuse_towers = fuse_towers
         self.center_aware = center_aware
         super().__init__(*args, **kwargs)
-        self._assigned_gt_inds: List[Tensor] = []
 
     def _init_layers(self) -> None:
         """Add the mask-coefficient conv to FCOS's layers."""
@@ -125,11 +126,22 @@ class SAISHead(FCOSHead):
         batch_img_metas: List[dict],
         batch_gt_instances_ignore: OptInstanceList = None
     ) -> Dict[str, Tensor]:
-        """FCOS losses, and the positives the mask head trains on.
+        """FCOS losses; keeps the positives for :meth:`get_positive_infos`.
+
+        The losses are :meth:`FCOSHead.loss_by_feat`'s; its body is repeated
+        because it unpacks two values from :meth:`get_targets`, which here
+        also returns each image's positive locations and their GT indices.
+        As in mmdet's ``CondInstBboxHead``, these returned values and
+        ``coeff_preds`` are stored in ``self._raw_positive_infos``, the
+        state of mmdet's :meth:`get_positive_infos` protocol, read after the
+        loss (``SingleStageInstanceSegmentor.loss``).
 
         Args:
-            cls_scores, bbox_preds, centernesses, coeff_preds (list[Tensor]):
-                Outputs of :meth:`forward`.
+            cls_scores (list[Tensor]): per level, shape (B, num_classes,
+                H_l, W_l).
+            bbox_preds (list[Tensor]): per level, shape (B, 4, H_l, W_l).
+            centernesses (list[Tensor]): per level, shape (B, 1, H_l, W_l).
+            coeff_preds (list[Tensor]): per level, shape (B, k, H_l, W_l).
             batch_gt_instances (list[InstanceData]): GT ``bboxes`` (G, 4)
                 and ``labels`` (G,) per image.
             batch_img_metas (list[dict]): Image meta information.
@@ -138,27 +150,125 @@ class SAISHead(FCOSHead):
 
         Returns:
             dict[str, Tensor]: ``loss_cls``, ``loss_bbox``,
-            ``loss_centerness``.
+            ``loss_centerness``, scalars.
         """
-        self._assigned_gt_inds = []  # filled by _get_targets_single
-        losses = super().loss_by_feat(cls_scores, bbox_preds, centernesses,
-                                      batch_gt_instances, batch_img_metas,
-                                      batch_gt_instances_ignore)
+        assert len(cls_scores) == len(bbox_preds) == len(centernesses)
+        points = self.prior_generator.grid_priors(
+            [s.size()[-2:] for s in cls_scores],
+            dtype=bbox_preds[0].dtype,
+            device=bbox_preds[0].device)
+        labels, bbox_targets, pos_inds_list, pos_gt_inds_list = \
+            self.get_targets(points, batch_gt_instances)
         num_imgs = cls_scores[0].size(0)
-        assert len(self._assigned_gt_inds) == num_imgs
-        flat_coeffs = torch.cat([
-            c.permute(0, 2, 3, 1).reshape(num_imgs, -1, self.num_protos)
-            for c in coeff_preds
-        ], 1)  # (B, N, k), same point order as the targets
+        flat_cls_scores = torch.cat([
+            s.permute(0, 2, 3, 1).reshape(-1, self.cls_out_channels)
+            for s in cls_scores
+        ])
+        flat_bbox_preds = torch.cat(
+            [b.permute(0, 2, 3, 1).reshape(-1, 4) for b in bbox_preds])
+        flat_centerness = torch.cat(
+            [c.permute(0, 2, 3, 1).reshape(-1) for c in centernesses])
+        flat_labels, flat_bbox_targets = torch.cat(labels), torch.cat(
+            bbox_targets)
+        flat_points = torch.cat([p.repeat(num_imgs, 1) for p in points])
+
+        losses = dict()
+        pos_inds = ((flat_labels >= 0) & (flat_labels < self.num_classes)
+                    ).nonzero().reshape(-1)
+        num_pos = max(
+            reduce_mean(
+                torch.tensor(len(pos_inds), dtype=torch.float,
+                             device=bbox_preds[0].device)), 1.0)
+        loss_cls = self.loss_cls(
+            flat_cls_scores, flat_labels, avg_factor=num_pos)
+        if getattr(self.loss_cls, 'custom_accuracy', False):
+            losses.update(
+                self.loss_cls.get_accuracy(flat_cls_scores, flat_labels))
+        pos_bbox_preds = flat_bbox_preds[pos_inds]
+        pos_centerness = flat_centerness[pos_inds]
+        pos_bbox_targets = flat_bbox_targets[pos_inds]
+        pos_centerness_targets = self.centerness_target(pos_bbox_targets)
+        centerness_denorm = max(
+            reduce_mean(pos_centerness_targets.sum().detach()), 1e-6)
+        if len(pos_inds) > 0:
+            pos_points = flat_points[pos_inds]
+            loss_bbox = self.loss_bbox(
+                self.bbox_coder.decode(pos_points, pos_bbox_preds),
+                self.bbox_coder.decode(pos_points, pos_bbox_targets),
+                weight=pos_centerness_targets,
+                avg_factor=centerness_denorm)
+            loss_centerness = self.loss_centerness(
+                pos_centerness, pos_centerness_targets, avg_factor=num_pos)
+        else:
+            loss_bbox = pos_bbox_preds.sum()
+            loss_centerness = pos_centerness.sum()
+        losses.update(loss_cls=loss_cls, loss_bbox=loss_bbox,
+                      loss_centerness=loss_centerness)
         self._raw_positive_infos = dict(
-            coeffs=flat_coeffs, assigned_gt_inds=self._assigned_gt_inds)
+            coeff_preds=coeff_preds,
+            pos_inds_list=pos_inds_list,
+            pos_gt_inds_list=pos_gt_inds_list)
         return losses
+
+    def get_targets(
+        self, points: List[Tensor], batch_gt_instances: InstanceList
+    ) -> Tuple[List[Tensor], List[Tensor], List[Tensor], List[Tensor]]:
+        """FCOS's targets, plus each image's positives and their GT indices.
+
+        As :meth:`FCOSHead.get_targets` (labels and box targets of all images
+        concatenated per level, box targets divided by the stride when
+        ``norm_on_bbox``), with the two per-image lists that
+        :meth:`_get_targets_single` returns, as in ``CondInstBboxHead``.
+
+        Args:
+            points (list[Tensor]): per level, shape (N_l, 2).
+            batch_gt_instances (list[InstanceData]): ``bboxes`` (G_i, 4) and
+                ``labels`` (G_i,) per image.
+
+        Returns:
+            tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
+
+            - labels: per level, shape (B * N_l,).
+            - bbox_targets: per level, shape (B * N_l, 4).
+            - pos_inds_list: per image, shape (P_i,), positive locations as
+              indices into that image's N = sum(N_l) locations (levels
+              concatenated, rows of each level in row-major order).
+            - pos_gt_inds_list: per image, shape (P_i,), the GT instance of
+              each positive, an index into that image's GT.
+        """
+        assert len(points) == len(self.regress_ranges)
+        num_points = [p.size(0) for p in points]
+        regress_ranges = torch.cat([
+            p.new_tensor(r)[None].expand_as(p)
+            for p, r in zip(points, self.regress_ranges)
+        ])
+        labels_list, bbox_targets_list, pos_inds_list, pos_gt_inds_list = \
+            multi_apply(
+                self._get_targets_single,
+                batch_gt_instances,
+                points=torch.cat(points),
+                regress_ranges=regress_ranges,
+                num_points_per_lvl=num_points)
+        labels_list = [labels.split(num_points) for labels in labels_list]
+        bbox_targets_list = [t.split(num_points) for t in bbox_targets_list]
+        lvl_labels, lvl_bbox_targets = [], []
+        for lvl, stride in enumerate(self.strides[:len(points)]):
+            lvl_labels.append(torch.cat([lab[lvl] for lab in labels_list]))
+            targets = torch.cat([t[lvl] for t in bbox_targets_list])
+            lvl_bbox_targets.append(
+                targets / stride if self.norm_on_bbox else targets)
+        return lvl_labels, lvl_bbox_targets, pos_inds_list, pos_gt_inds_list
 
     def _get_targets_single(
             self, gt_instances: InstanceData, points: Tensor,
-            regress_ranges: Tensor,
-            num_points_per_lvl: List[int]) -> Tuple[Tensor, Tensor]:
-        """Labels and box targets of one image with the SAIS rule.
+            regress_ranges: Tensor, num_points_per_lvl: List[int]
+    ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Targets of one image with the center-aware rule (SAIS §III-B).
+
+        A pure function of its arguments: the GT of every location comes
+        from :func:`~projects.sais.center_aware.assign_locations` (eq. 2-4,
+        or FCOS's minimal area when ``center_aware=False``) and is returned,
+        not stored.
 
         Args:
             gt_instances (InstanceData): ``bboxes`` (G, 4), ``labels`` (G,).
@@ -167,10 +277,14 @@ class SAISHead(FCOSHead):
             num_points_per_lvl (list[int]): locations per level.
 
         Returns:
-            tuple[Tensor, Tensor]: labels (N,) with ``num_classes`` for
-            background and box targets (N, 4) in pixels.
+            tuple[Tensor, Tensor, Tensor, Tensor]:
+
+            - labels: shape (N,), ``num_classes`` for background.
+            - bbox_targets: shape (N, 4), (l, t, r, b) in pixels.
+            - pos_inds: shape (P,), int64, indices of the positive locations
+              in ascending order.
+            - pos_gt_inds: shape (P,), int64, GT index of each positive.
         """
-        gt_bboxes = gt_instances.bboxes
         radii = None
         if self.center_sampling:
             radii = torch.cat([
@@ -178,30 +292,43 @@ class SAISHead(FCOSHead):
                 for n, s in zip(num_points_per_lvl, self.strides)
             ])
         assigned, bbox_targets = assign_locations(
-            points, gt_bboxes, regress_ranges, self.center_aware, radii)
+            points, gt_instances.bboxes, regress_ranges, self.center_aware,
+            radii)
+        pos_inds = (assigned >= 0).nonzero().reshape(-1)
+        pos_gt_inds = assigned[pos_inds]
         labels = gt_instances.labels.new_full((points.size(0), ),
                                               self.num_classes)
-        fg = assigned >= 0
-        labels[fg] = gt_instances.labels[assigned[fg]]
-        self._assigned_gt_inds.append(assigned)
-        return labels, bbox_targets
+        labels[pos_inds] = gt_instances.labels[pos_gt_inds]
+        return labels, bbox_targets, pos_inds, pos_gt_inds
 
     def get_positive_infos(self) -> InstanceList:
-        """Positive locations of the last :meth:`loss_by_feat` call.
+        """Positives of the last :meth:`loss_by_feat`, for the mask head.
+
+        Built from the values :meth:`loss_by_feat` stored; these are the
+        locations whose coefficients ``C`` are assembled with the prototypes
+        in the mask loss (SAIS §III-A b, eq. 1).
 
         Returns:
-            list[InstanceData]: per image, ``coeffs`` (P, k) with gradient
-            and ``pos_assigned_gt_inds`` (P,) into that image's GT.
+            list[InstanceData]: per image, ``coeffs`` (P, k) with gradient,
+            ``pos_assigned_gt_inds`` (P,) into that image's GT and
+            ``pos_inds`` (P,) into its N locations.
         """
-        infos = []
-        for coeffs, assigned in zip(self._raw_positive_infos['coeffs'],
-                                    self._raw_positive_infos[
-                                        'assigned_gt_inds']):
-            pos = assigned >= 0
-            infos.append(
-                InstanceData(
-                    coeffs=coeffs[pos], pos_assigned_gt_inds=assigned[pos]))
-        return infos
+        assert self._raw_positive_infos, 'call loss_by_feat first'
+        coeff_preds = self._raw_positive_infos['coeff_preds']
+        num_imgs = coeff_preds[0].size(0)
+        flat_coeffs = torch.cat([
+            c.permute(0, 2, 3, 1).reshape(num_imgs, -1, self.num_protos)
+            for c in coeff_preds
+        ], 1)  # (B, N, k), the point order of the targets
+        return [
+            InstanceData(
+                coeffs=coeffs[pos_inds],
+                pos_assigned_gt_inds=pos_gt_inds,
+                pos_inds=pos_inds)
+            for coeffs, pos_inds, pos_gt_inds in zip(
+                flat_coeffs, self._raw_positive_infos['pos_inds_list'],
+                self._raw_positive_infos['pos_gt_inds_list'])
+        ]
 
     # ------------------------------------------------------------ inference
     def predict_by_feat(self,

@@ -84,9 +84,12 @@ def test_head_labels_follow_the_rule(center_aware, label_at_centre):
         bboxes=torch.tensor([L_BOX, S_BOX]), labels=torch.tensor([0, 2]))
     # stride-8 locations sit at 8 * i + 4 (MlvlPointGenerator offset 0.5)
     points = head.prior_generator.grid_priors([(16, 16)], device='cpu')
-    labels, _ = head.get_targets(points, [gt])
+    labels, _, pos_inds, pos_gt_inds = head.get_targets(points, [gt])
     xy = points[0]
     at_centre = ((xy[:, 0] == 52) & (xy[:, 1] == 52)).nonzero()[0, 0]
     # (52, 52): L 48/52, 48/52 -> 0.923; S 12/18, 12/18 -> 0.667
     assert labels[0][at_centre].item() == label_at_centre
-    assert head._assigned_gt_inds[0].shape == (256, )
+    # the GT index handed to the mask head is the one behind the label
+    gt_at_centre = pos_gt_inds[0][pos_inds[0] == at_centre]
+    assert gt_at_centre.tolist() == [0 if label_at_centre == 0 else 1]
+    assert torch.equal(gt.labels[pos_gt_inds[0]], labels[0][pos_inds[0]])

@@ -1,5 +1,7 @@
 """SAISHead + SAISMaskHead: losses, coefficient fusion and predictions."""
 import copy
+import json
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -7,8 +9,9 @@ import torch
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
+from mmdet.models.dense_heads import FCOSHead
 from mmdet.structures.mask import BitmapMasks
-from projects.sais import SAISHead, SAISMaskHead
+from projects.sais import SAISHead, SAISMaskHead, assign_locations
 
 K = 8
 STRIDES = [8, 16, 32, 64, 128]
@@ -221,3 +224,173 @@ def test_sais_takes_each_nms_of_core():
     assert _post_process('nms')[0] == [0, 2, 3]
     assert _post_process('fast_nms') == ([0, 3], pytest.approx([.9, .6]))
     assert _post_process('cross_class_fast_nms')[0] == [0]
+
+
+# ------------------------------------------- hand-off of the positives
+class _AssignerFCOS(FCOSHead):
+    """Plain FCOS whose per-image targets come from :func:`assign_locations`
+    called directly: the reference for SAISHead's losses and positives."""
+
+    def __init__(self, *args, center_aware=True, **kwargs):
+        self.center_aware = center_aware
+        super().__init__(*args, **kwargs)
+
+    def _get_targets_single(self, gt_instances, points, regress_ranges,
+                            num_points_per_lvl):
+        assigned, bbox_targets = _assign(self, gt_instances, points,
+                                         regress_ranges, num_points_per_lvl)
+        labels = gt_instances.labels.new_full((len(points), ),
+                                              self.num_classes)
+        labels[assigned >= 0] = gt_instances.labels[assigned[assigned >= 0]]
+        return labels, bbox_targets
+
+
+def _assign(head, gt, points, regress_ranges, num_points_per_lvl,
+            center_aware=None):
+    radii = None
+    if head.center_sampling:
+        radii = torch.cat([
+            points.new_full((n, ), s * head.center_sample_radius)
+            for n, s in zip(num_points_per_lvl, head.strides)
+        ])
+    rule = head.center_aware if center_aware is None else center_aware
+    return assign_locations(points, gt.bboxes, regress_ranges, rule, radii)
+
+
+def _level_points(head):
+    return head.prior_generator.grid_priors(
+        [(IMG // s, IMG // s) for s in STRIDES], device='cpu')
+
+
+def _all_points(head):
+    """Locations (N, 2), regression ranges (N, 2) and points per level of
+    the IMG x IMG input, in the order of SAISHead's targets."""
+    points = _level_points(head)
+    ranges = [p.new_tensor(r)[None].expand_as(p)
+              for p, r in zip(points, head.regress_ranges)]
+    return torch.cat(points), torch.cat(ranges), [len(p) for p in points]
+
+
+def _real_gts(data_root):
+    """GT of two real fruits_nuts images (13 and 12 instances, touching
+    nuts) in the IMG x IMG input of :func:`_meta` (800 x 600 resized)."""
+    with open(osp.join(data_root, 'train.json')) as f:
+        anns = json.load(f)['annotations']
+    gts = []
+    for img_id in (4, 0):
+        xywh = torch.tensor([a['bbox'] for a in anns
+                             if a['image_id'] == img_id])
+        boxes = torch.cat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1)
+        boxes = boxes * boxes.new_tensor([IMG / 800, IMG / 600] * 2)
+        labels = torch.tensor([a['category_id'] - 1 for a in anns
+                               if a['image_id'] == img_id])
+        gts.append(InstanceData(bboxes=boxes, labels=labels))
+    return gts
+
+
+def _sais_and_reference(center_aware, center_sampling):
+    kw = dict(num_classes=3, in_channels=16, feat_channels=16,
+              stacked_convs=2, strides=STRIDES,
+              center_sampling=center_sampling,
+              norm_cfg=dict(type='GN', num_groups=4))
+    sais, _ = _heads(center_aware=center_aware,
+                     center_sampling=center_sampling)
+    # without the center-aware rule the reference is mmdet's own FCOS
+    ref = (_AssignerFCOS(center_aware=True, **kw) if center_aware else
+           FCOSHead(**kw))
+    return sais, ref
+
+
+@pytest.mark.parametrize('center_aware,center_sampling',
+                         [(True, False), (True, True), (False, False),
+                          (False, True)])
+def test_hand_off_matches_the_assigner_called_directly(
+        fruits_nuts, center_aware, center_sampling):
+    """Per image, the mask head gets exactly the locations the assigner
+    (called directly, image by image) makes positive, with their GT index
+    and coefficients; the box losses equal the reference head's."""
+    gts = _real_gts(fruits_nuts)
+    sais, ref = _sais_and_reference(center_aware, center_sampling)
+    cls, box, ctr, coeff = sais(_feats(batch=2))
+    losses = sais.loss_by_feat(cls, box, ctr, coeff, gts, [_meta()] * 2)
+    infos = sais.get_positive_infos()
+    ref_losses = ref.loss_by_feat(cls, box, ctr, gts, [_meta()] * 2)
+    for name in ('loss_cls', 'loss_bbox', 'loss_centerness'):
+        torch.testing.assert_close(losses[name], ref_losses[name], rtol=0,
+                                   atol=0)
+    points, ranges, per_lvl = _all_points(sais)
+    flat = torch.cat([c.permute(0, 2, 3, 1).reshape(2, -1, K) for c in coeff],
+                     1)
+    differs = False
+    assert len(infos) == 2 and len(infos[0]) != len(infos[1])
+    for img, gt in enumerate(gts):
+        assigned, _ = _assign(sais, gt, points, ranges, per_lvl)
+        pos = assigned >= 0
+        assert pos.any()
+        assert torch.equal(infos[img].pos_assigned_gt_inds, assigned[pos])
+        assert torch.equal(infos[img].coeffs, flat[img][pos])
+        assert torch.equal(infos[img].pos_inds, pos.nonzero().reshape(-1))
+        other_rule, _ = _assign(sais, gt, points, ranges, per_lvl,
+                                not center_aware)
+        differs |= not torch.equal(assigned, other_rule)
+    # the rules disagree on these images (not inside the smaller centre
+    # regions of centre sampling), so the reference tells them apart
+    assert differs or center_sampling
+
+
+def test_extra_target_calls_do_not_change_the_hand_off(fruits_nuts):
+    """Targets computed twice, for the images in reverse order, inside the
+    loss or between the loss and :meth:`get_positive_infos`, leave the mask
+    head's positives and the losses as they are: nothing is handed over
+    through state filled while computing targets."""
+    gts = _real_gts(fruits_nuts)
+    head, _ = _heads()
+    outs = head(_feats(batch=2))
+    losses = head.loss_by_feat(*outs, gts, [_meta()] * 2)
+    expected = head.get_positive_infos()
+
+    single = head._get_targets_single
+    points, ranges, per_lvl = _all_points(head)
+    kw = dict(points=points, regress_ranges=ranges, num_points_per_lvl=per_lvl)
+
+    def noisy(gt_instances, **kwargs):
+        for other in reversed(gts):  # the other images first, in reverse
+            single(other, **kwargs)
+        return single(gt_instances, **kwargs)
+
+    head._get_targets_single = noisy
+    again = head.loss_by_feat(*outs, gts, [_meta()] * 2)
+    for other in reversed(gts):
+        head._get_targets_single(other, **kw)
+    head.get_targets(_level_points(head), gts[::-1])
+    got = head.get_positive_infos()
+    assert not hasattr(head, '_assigned_gt_inds')
+    assert {k: v.item() for k, v in again.items()} == {
+        k: v.item() for k, v in losses.items()}
+    assert len(got) == len(expected) == 2
+    for g, e in zip(got, expected):
+        assert torch.equal(g.pos_assigned_gt_inds, e.pos_assigned_gt_inds)
+        assert torch.equal(g.coeffs, e.coeffs)
+
+
+def test_get_targets_returns_each_images_positives(fruits_nuts):
+    """:meth:`SAISHead.get_targets` returns, per image and in the batch
+    order, the positives of :meth:`_get_targets_single`, which is pure:
+    the same output when called twice or after another image."""
+    gts = _real_gts(fruits_nuts)
+    head, _ = _heads()
+    points, ranges, per_lvl = _all_points(head)
+    kw = dict(points=points, regress_ranges=ranges, num_points_per_lvl=per_lvl)
+    singles = [head._get_targets_single(gt, **kw) for gt in gts]
+    for gt, first in zip(gts[::-1] + gts, singles[::-1] + singles):
+        for a, b in zip(head._get_targets_single(gt, **kw), first):
+            assert torch.equal(a, b)
+    for order in ([0, 1], [1, 0]):
+        _, _, pos_inds, pos_gt_inds = head.get_targets(
+            _level_points(head), [gts[i] for i in order])
+        for img, i in enumerate(order):
+            labels, _, exp_inds, exp_gt_inds = singles[i]
+            assert torch.equal(pos_inds[img], exp_inds)
+            assert torch.equal(pos_gt_inds[img], exp_gt_inds)
+            assert (labels[exp_inds] == gts[i].labels[exp_gt_inds]).all()
+            assert (labels < 3).sum() == len(exp_inds)
