@@ -29,7 +29,7 @@ class SAISHead(FCOSHead):
     1. Every location also predicts ``num_protos`` mask coefficients: the
        classification and regression tower outputs are summed (§III-A, the
        fusion of Table III), then a 3x3 conv and tanh. ``fuse_towers=False``
-       takes the regression tower alone (the ablation's baseline).
+       takes the classification tower alone (Table III's baseline).
     2. Targets use the center-aware rule of §III-B (eq. 2-4) instead of
        FCOS's minimal-area rule; ``center_aware=False`` restores FCOS.
     3. As in mmdet's ``CondInstBboxHead``, :meth:`_get_targets_single` and
@@ -43,7 +43,8 @@ class SAISHead(FCOSHead):
     Args:
         num_protos (int): Number of prototypes ``k``. Defaults to 32.
         fuse_towers (bool): Coefficients from cls + reg towers (True) or
-            from the reg tower only (False). Defaults to True.
+            from the cls tower only (False, Table III's "w/o"). Defaults to
+            True.
         center_aware (bool): Center-aware (True) or minimal-area (False)
             target assignment. Defaults to True.
         **kwargs: Arguments of :class:`FCOSHead`.
@@ -111,7 +112,7 @@ class SAISHead(FCOSHead):
                 bbox_pred = bbox_pred * stride
         else:
             bbox_pred = bbox_pred.exp()
-        coeff_feat = cls_feat + reg_feat if self.fuse_towers else reg_feat
+        coeff_feat = cls_feat + reg_feat if self.fuse_towers else cls_feat
         coeff_pred = torch.tanh(self.conv_coeff(coeff_feat))
         return cls_score, bbox_pred, centerness, coeff_pred
 

@@ -106,16 +106,34 @@ def test_mask_loss_caps_masks_to_train():
 
 @pytest.mark.parametrize('fuse', [True, False])
 def test_fusion_switch(fuse):
-    """With fusion the coefficients depend on the classification tower."""
+    """With fusion the coefficients depend on the regression tower too."""
     bbox_head, _ = _heads(fuse_towers=fuse)
     bbox_head.eval()
     feats = _feats()
     before = bbox_head(feats)[3][0].clone()
     with torch.no_grad():
-        for p in bbox_head.cls_convs.parameters():
+        for p in bbox_head.reg_convs.parameters():
             p.add_(0.5)
     after = bbox_head(feats)[3][0]
     assert (not torch.allclose(before, after)) == fuse
+
+
+def test_no_fusion_takes_the_classification_tower_alone():
+    """Table III's baseline: "w/o summation, the mask coefficients are
+    predicted only by the classification branch"; the regression tower
+    does not reach them."""
+    bbox_head, _ = _heads(fuse_towers=False)
+    bbox_head.eval()
+    feats = _feats()
+    before = bbox_head(feats)[3][0].clone()
+    with torch.no_grad():
+        for p in bbox_head.reg_convs.parameters():
+            p.add_(0.5)
+    assert torch.allclose(before, bbox_head(feats)[3][0])
+    with torch.no_grad():
+        for p in bbox_head.cls_convs.parameters():
+            p.add_(0.5)
+    assert not torch.allclose(before, bbox_head(feats)[3][0])
 
 
 def _predict(score_thr):
