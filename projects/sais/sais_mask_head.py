@@ -40,11 +40,9 @@ class SAISMaskHead(BaseMaskHead):
         loss_mask_weight (float): Weight of the mask loss. Defaults to 1.
         norm_cfg (dict, optional): Norm of the protonet's hidden convs. The
             zoo's configs use GN (32 groups), like the FCOS towers: without a
-            norm, prototypes computed from P3 reach tens in magnitude, the
-            first mask losses are large and every prototype ReLU dies within
-            ~20 iterations at lr 0.01 (measured on fruits_nuts: prototypes
-            all 0, mask loss stuck at ln 2, segm AP 0). Defaults to None
-            (YOLACT's protonet has no norm).
+            norm the prototypes computed from P3 are large and their ReLUs
+            die early in training (docs/results/fruits_nuts_cpu). Defaults
+            to None (YOLACT's protonet has no norm).
         train_cfg, test_cfg (dict, optional): ``test_cfg.mask_thr_binary``
             (default 0.5) binarises the pasted masks.
         init_cfg (dict, optional): Initialisation config.
