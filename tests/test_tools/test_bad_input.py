@@ -3,7 +3,11 @@ import json
 import os
 import os.path as osp
 
-from conftest import TINY_CFG, run_tool
+from conftest import ROOT, TINY_CFG, run_tool
+
+# conftest's run_tool puts the repository on PYTHONPATH; the tools must not
+# need it (``projects`` is an installed package), so these runs clear it.
+INSTALLED = dict(PYTHONPATH='')
 
 
 def _cfg(tmp_path, body):
@@ -16,7 +20,8 @@ def test_missing_data_root_names_key_and_where_data_lives(tmp_path):
     cfg = _cfg(tmp_path, "train_dataloader = dict(dataset=dict("
                "data_root='/nonexistent/fruits_nuts/'))\n")
     work = tmp_path / 'work'
-    proc = run_tool('tools/train.py', cfg, '--work-dir', str(work))
+    proc = run_tool('tools/train.py', cfg, '--work-dir', str(work),
+                    env=INSTALLED)
     assert proc.returncode != 0
     assert 'train_dataloader.dataset.data_root' in proc.stderr
     assert 'Tony607/mmdetection_instance_segmentation_demo' in proc.stderr
@@ -26,7 +31,8 @@ def test_missing_data_root_names_key_and_where_data_lives(tmp_path):
 def test_missing_annotation_file(tmp_path, fruits_nuts):
     cfg = _cfg(tmp_path, "val_dataloader = dict(dataset=dict("
                "ann_file='nope.json'))\n")
-    proc = run_tool('tools/train.py', cfg, '--work-dir', str(tmp_path / 'w'))
+    proc = run_tool('tools/train.py', cfg, '--work-dir', str(tmp_path / 'w'),
+                    env=INSTALLED)
     assert proc.returncode != 0
     assert 'val_dataloader.dataset.ann_file' in proc.stderr
     assert 'nope.json' in proc.stderr
@@ -34,14 +40,17 @@ def test_missing_annotation_file(tmp_path, fruits_nuts):
 
 def test_unknown_model_type(tmp_path):
     cfg = _cfg(tmp_path, "model = dict(bbox_head=dict(type='SAISHaed'))\n")
-    proc = run_tool('tools/train.py', cfg, '--work-dir', str(tmp_path / 'w'))
+    proc = run_tool('tools/train.py', cfg, '--work-dir', str(tmp_path / 'w'),
+                    env=INSTALLED)
     assert proc.returncode != 0
     assert "model.bbox_head.type='SAISHaed'" in proc.stderr
     assert 'SAISHead' in proc.stderr  # suggestion
 
 
 def test_missing_config_file(tmp_path):
-    proc = run_tool('tools/train.py', str(tmp_path / 'none.py'))
+    proc = run_tool(osp.join(ROOT, 'tools', 'train.py'),
+                    str(tmp_path / 'none.py'), cwd=str(tmp_path),
+                    env=INSTALLED)
     assert proc.returncode != 0 and 'none.py' in proc.stderr
 
 
@@ -76,7 +85,7 @@ test_evaluator = val_evaluator
 train_cfg = dict(val_interval=100)
 {extra}""")
     return run_tool('tools/train.py', cfg, '--work-dir',
-                    str(tmp_path / 'work'))
+                    str(tmp_path / 'work'), env=INSTALLED)
 
 
 def test_image_without_annotations_and_zero_area_box_train(

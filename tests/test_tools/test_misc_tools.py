@@ -46,7 +46,8 @@ def test_results_table_rows_come_from_the_json(tmp_path):
 
 
 def test_compare_configs_reports_a_changed_key(tmp_path, capsys):
-    base = osp.join(ROOT, 'configs', 'sais', 'sais_r50_fpn_8xb2-1x_coco-768.py')
+    base = osp.join(ROOT, 'configs', 'sais',
+                    'sais_r50_fpn_8xb2-1x_coco-768.py')
     same = tmp_path / 'same.py'
     same.write_text(f'_base_ = {base!r}\n')
     changed = tmp_path / 'changed.py'

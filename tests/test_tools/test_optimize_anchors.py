@@ -7,6 +7,9 @@ from mmengine.config import Config
 
 from conftest import ROOT, run_tool
 
+# conftest's run_tool puts the repository on PYTHONPATH; the tool must not
+# need it (``projects`` is an installed package), so these runs clear it.
+INSTALLED = dict(PYTHONPATH='')
 POOR = osp.join(ROOT, 'tests', 'configs', 'yolact_poor_anchors_fruits_nuts.py')
 
 
@@ -23,7 +26,7 @@ def test_optimised_recall_beats_poor_start_and_snippet_inherits(
     out = tmp_path / 'anchors.py'
     proc = run_tool('tools/analysis/optimize_anchors.py', POOR,
                     '--num-boxes', '200', '--restarts', '2', '--out',
-                    str(out))
+                    str(out), env=INSTALLED)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rec = _recalls(proc.stdout)
     assert rec['config'] < 50  # 8-128 px squares vs ~60x75 px objects
@@ -50,14 +53,18 @@ def test_dataset_without_boxes_stops_clearly(tmp_path, fruits_nuts):
         f'train_dataloader = dict(dataset=dict(ann_file={str(tmp_path / "empty.json")!r},'
         ' filter_cfg=dict(filter_empty_gt=False)))\n')
     proc = run_tool('tools/analysis/optimize_anchors.py', str(cfg),
-                    '--num-boxes', '50')
+                    '--num-boxes', '50', env=INSTALLED)
     assert proc.returncode != 0
     assert 'yields no GT boxes' in proc.stderr and 'empty.json' in proc.stderr
 
 
-def test_ssd_anchors_are_refused_by_name():
-    proc = run_tool('tools/analysis/optimize_anchors.py',
-                    osp.join(ROOT, 'configs', 'sss_r50_fruits_nuts.py'))
+def test_ssd_anchors_are_refused_by_name(tmp_path):
+    # from another directory: the config's custom_imports of ``projects``
+    # resolve to the installed package
+    proc = run_tool(osp.join(ROOT, 'tools/analysis/optimize_anchors.py'),
+                    osp.join(ROOT, 'configs', 'yolact',
+                             'sss_r50_ssd_1xb2-200i_fruits-nuts-384.py'),
+                    cwd=str(tmp_path), env=INSTALLED)
     assert proc.returncode != 0
     assert "type='SSDAnchorGenerator'" in proc.stderr
-    assert 'sss_r50_fruits_nuts.py' in proc.stderr
+    assert 'yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py' in proc.stderr

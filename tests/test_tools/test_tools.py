@@ -12,13 +12,18 @@ import pickle
 import pytest
 import torch
 
-from conftest import TINY_CFG, run_tool
+from conftest import DATA, ROOT, TINY_CFG, run_tool
+
+# conftest's run_tool puts the repository on PYTHONPATH; the tools must not
+# need it (``projects`` is an installed package), so these runs clear it.
+INSTALLED = dict(PYTHONPATH='')
 
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory, fruits_nuts):
     work = str(tmp_path_factory.mktemp('sais_tiny'))
-    proc = run_tool('tools/train.py', TINY_CFG, '--work-dir', work)
+    proc = run_tool('tools/train.py', TINY_CFG, '--work-dir', work,
+                    env=INSTALLED)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return work
 
@@ -43,7 +48,7 @@ def test_test_tool_evaluates_segm_and_writes_outputs(trained, tmp_path):
     out_pkl = str(tmp_path / 'results.pkl')
     proc = run_tool('tools/test.py', TINY_CFG, ckpt, '--work-dir',
                     str(tmp_path), '--eval', 'bbox', 'segm', '--out', out_pkl,
-                    '--show-dir', 'vis')
+                    '--show-dir', 'vis', env=INSTALLED)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
     assert 'Average Precision' in log and 'segm_mAP' in log
@@ -59,7 +64,7 @@ def test_test_tool_evaluates_segm_and_writes_outputs(trained, tmp_path):
     assert len(glob.glob(str(tmp_path / '*' / 'vis' / '*.jpg'))) == 4
     # an existing --out is never overwritten
     proc = run_tool('tools/test.py', TINY_CFG, ckpt, '--work-dir',
-                    str(tmp_path), '--out', out_pkl)
+                    str(tmp_path), '--out', out_pkl, env=INSTALLED)
     assert proc.returncode != 0 and 'already exists' in proc.stderr
 
 
@@ -67,7 +72,8 @@ def test_format_only_writes_coco_json(trained, tmp_path):
     prefix = str(tmp_path / 'coco_results')
     proc = run_tool('tools/test.py', TINY_CFG,
                     osp.join(trained, 'iter_2.pth'), '--work-dir',
-                    str(tmp_path), '--format-only', '--outfile-prefix', prefix)
+                    str(tmp_path), '--format-only', '--outfile-prefix', prefix,
+                    env=INSTALLED)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(prefix + '.segm.json') as f:
         segm = json.load(f)
@@ -78,7 +84,8 @@ def test_format_only_writes_coco_json(trained, tmp_path):
 
 def test_unknown_eval_metric_lists_allowed(trained):
     proc = run_tool('tools/test.py', TINY_CFG,
-                    osp.join(trained, 'iter_2.pth'), '--eval', 'mAP')
+                    osp.join(trained, 'iter_2.pth'), '--eval', 'mAP',
+                    env=INSTALLED)
     assert proc.returncode != 0
     assert 'unknown metric' in proc.stderr and 'bbox, segm' in proc.stderr
 
@@ -86,7 +93,7 @@ def test_unknown_eval_metric_lists_allowed(trained):
 def test_resume_continues_from_checkpoint(trained, tmp_path):
     proc = run_tool('tools/train.py', TINY_CFG, '--work-dir', str(tmp_path),
                     '--resume', osp.join(trained, 'iter_2.pth'),
-                    '--cfg-options', 'train_cfg.max_iters=3')
+                    '--cfg-options', 'train_cfg.max_iters=3', env=INSTALLED)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
     assert 'resumed epoch: 0, iter: 2' in log
@@ -95,8 +102,33 @@ def test_resume_continues_from_checkpoint(trained, tmp_path):
 
 def test_new_run_does_not_overwrite_earlier_checkpoints(trained):
     before = {p: osp.getmtime(p) for p in glob.glob(osp.join(trained, '*'))}
-    proc = run_tool('tools/train.py', TINY_CFG, '--work-dir', trained)
+    proc = run_tool('tools/train.py', TINY_CFG, '--work-dir', trained,
+                    env=INSTALLED)
     assert proc.returncode != 0
     assert 'already holds checkpoints' in proc.stderr
     after = {p: osp.getmtime(p) for p in glob.glob(osp.join(trained, '*'))}
     assert after == before
+
+
+def test_tools_run_from_another_directory(trained, tmp_path):
+    """tools/test.py evaluates, and tools/train.py checks its config, when
+    started from outside the repository with the repository not on
+    PYTHONPATH (data paths given absolute: the configs' are relative to
+    the repository root, as in mmdet)."""
+    data = osp.join(DATA, 'fruits_nuts', '')
+    proc = run_tool(osp.join(ROOT, 'tools', 'test.py'), TINY_CFG,
+                    osp.join(trained, 'iter_2.pth'), '--work-dir',
+                    str(tmp_path / 'test'), '--cfg-options',
+                    f'test_dataloader.dataset.data_root={data}',
+                    f'test_evaluator.ann_file={data}val.json',
+                    cwd=str(tmp_path), env=INSTALLED)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert glob.glob(str(tmp_path / 'test' / '*' / 'test_metrics.json'))
+    # the configs' relative data root does not exist here: a clear error
+    # naming the key, after the zoo's checks were imported and ran
+    proc = run_tool(osp.join(ROOT, 'tools', 'train.py'), TINY_CFG,
+                    '--work-dir', str(tmp_path / 'train'), cwd=str(tmp_path),
+                    env=INSTALLED)
+    assert proc.returncode != 0
+    assert 'train_dataloader.dataset.data_root' in proc.stderr, proc.stderr
+    assert not (tmp_path / 'train').exists()

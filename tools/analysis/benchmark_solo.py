@@ -5,12 +5,15 @@ zoo's, on one real image with the same weights.
         [--sizes 384 768] [--image data/fruits_nuts/images/11.jpg]
         [--mem-cap-gib 16] [--timeout-s 600] [--init]
 
-Each (head, size) runs in its own process (peak resident memory is per
-process, Linux ``VmHWM``; ``ru_maxrss`` would carry this process's size
-over into the child) under an address-space cap and a wall-clock
-limit, so mmdet's head gives a MemoryError or timeout row instead of taking
-the machine down. The model
-is mmdet's ``solo_r50_fpn_1x_coco`` (80 classes; SOLOv2 heads use
+Each (head, size) runs in its own process,
+``python -m projects.solo.benchmark_worker`` (the zoo must be installed,
+``pip install -e .``; see that module for what is measured): peak resident
+memory is per process (Linux ``VmHWM``; ``ru_maxrss`` would carry this
+process's size over into the child), and each process runs under an
+address-space cap (``--mem-cap-gib``) and a wall-clock limit
+(``--timeout-s``), so mmdet's head gives a MemoryError or timeout row
+instead of taking the machine down. The model is mmdet's
+``solo_r50_fpn_1x_coco`` (80 classes; SOLOv2 heads use
 ``solov2_r50_fpn_1x_coco``) with its ``mask_head.type`` swapped. Weights are
 PyTorch's default init unless ``--init`` applies mmdet's ``init_weights``
 (whose mask and class biases of -4.6 leave nothing above the thresholds):
@@ -18,8 +21,8 @@ many candidates, as in a model early in training. The last column says
 whether the zoo head's scores, labels and masks equal mmdet's.
 """
 import argparse
+import importlib.util
 import json
-import os
 import os.path as osp
 import subprocess
 import sys
@@ -31,62 +34,7 @@ MMDET_CONFIGS = {
     'v2': 'solov2/solov2_r50_fpn_1x_coco.py'
 }
 
-WORKER = r'''
-import json, logging, sys, time
-import mmcv, torch
-from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
-from mmdet.utils import register_all_modules
-import projects  # noqa: F401
-from projects.benchmark.train_probe import peak_rss_mib
-register_all_modules()
-MMLogger.get_current_instance().setLevel(logging.ERROR)
-head, size, cfg_path, image, init, out = sys.argv[1:7]
-size = int(size)
-cfg = Config.fromfile(cfg_path)
-cfg.model.backbone.init_cfg = None
-cfg.model.mask_head.type = head
-torch.manual_seed(0)
-model = MODELS.build(cfg.model)
-if init == '1':
-    model.init_weights()
-model.eval()
-img = mmcv.imread(image)
-oh, ow = img.shape[:2]
-x = torch.from_numpy(mmcv.imresize(img, (size, size))).permute(2, 0, 1)
-meta = dict(img_shape=(size, size), ori_shape=(oh, ow),
-            batch_input_shape=(size, size), pad_shape=(size, size),
-            scale_factor=(size / ow, size / oh))
-data = model.data_preprocessor(
-    dict(inputs=[x.float()], data_samples=[DetDataSample(metainfo=meta)]),
-    False)
-row = dict(head=head, size=size)
-with torch.no_grad():
-    t0 = time.perf_counter()
-    feats = model.extract_feat(data['inputs'])
-    t1 = time.perf_counter()
-    outs = model.mask_head(feats)
-    t2 = time.perf_counter()
-    row['candidates'] = sum(
-        int((c > cfg.model.test_cfg.score_thr).sum()) for c in outs[1])
-    row['rss_before_post_mib'] = peak_rss_mib()
-    try:
-        res = model.mask_head.predict_by_feat(
-            *outs, batch_img_metas=[meta])[0]
-        row['post_s'] = time.perf_counter() - t2
-        row['detections'] = len(res)
-        torch.save(dict(scores=res.scores, labels=res.labels,
-                        masks=res.masks.bool()), out + '.pt')
-    except (MemoryError, RuntimeError) as e:
-        row['error'] = str(e).splitlines()[0][:160]
-row['backbone_neck_s'] = t1 - t0
-row['head_forward_s'] = t2 - t1
-row['peak_rss_mib'] = peak_rss_mib()
-with open(out + '.json', 'w') as f:
-    json.dump(row, f)
-'''
+WORKER_MODULE = 'projects.solo.benchmark_worker'
 
 
 def parse_args():
@@ -99,7 +47,7 @@ def parse_args():
     p.add_argument('--image',
                    default=osp.join(ROOT, 'data/fruits_nuts/images/11.jpg'))
     p.add_argument('--mem-cap-gib', type=float, default=16.,
-                   help='address-space cap of each run, GiB')
+                   help='address-space cap of each run, GiB (0: none)')
     p.add_argument('--timeout-s', type=float, default=600.,
                    help='wall-clock limit of each run, seconds')
     p.add_argument('--init', action='store_true',
@@ -108,24 +56,33 @@ def parse_args():
 
 
 def run_one(head, size, args, tmp):
-    """One (head, size) in its own capped process; returns its row."""
+    """Run one (head, size) in its own capped process.
+
+    Args:
+        head (str): Mask head type.
+        size (int): Square input side, pixels.
+        args (argparse.Namespace): The tool's arguments (image, init,
+            mem_cap_gib in GiB, timeout_s in seconds).
+        tmp (str): Folder for the worker's ``<head>_<size>.json`` and
+            ``.pt`` files.
+
+    Returns:
+        dict: The worker's row, or ``head``, ``size`` and ``error`` when it
+        timed out, was killed or failed before writing its row.
+    """
     import mmdet
     version = 'v2' if 'V2' in head else 'v1'
     cfg = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs',
                    MMDET_CONFIGS[version])
     out = osp.join(tmp, f'{head}_{size}')
-    cap = int(args.mem_cap_gib * 2**30)
-    code = ('import resource, runpy, sys; '
-            f'resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap})); '
-            'sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], '
-            'run_name="__main__")')
-    worker = osp.join(tmp, 'worker.py')
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [
+        sys.executable, '-m', WORKER_MODULE, head,
+        str(size), cfg, args.image, out, '--mem-cap-gib',
+        str(args.mem_cap_gib)
+    ] + (['--init'] if args.init else [])
     try:
-        proc = subprocess.run([
-            sys.executable, '-c', code, worker, head, str(size), cfg,
-            args.image, '1' if args.init else '0', out
-        ], env=env, capture_output=True, text=True, timeout=args.timeout_s)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=args.timeout_s)
     except subprocess.TimeoutExpired:
         return dict(head=head, size=size,
                     error=f'did not finish in {args.timeout_s:.0f} s')
@@ -141,6 +98,12 @@ def run_one(head, size, args, tmp):
 
 
 def same_result(tmp, a, b, size):
+    """Whether heads ``a`` and ``b`` gave the same result at ``size``.
+
+    Returns:
+        str: ``'yes'`` or ``'no'`` (labels and masks equal, scores within
+        1e-6), ``'-'`` when either run wrote no result.
+    """
     import torch
     pa, pb = (osp.join(tmp, f'{h}_{size}.pt') for h in (a, b))
     if not (osp.exists(pa) and osp.exists(pb)):
@@ -155,15 +118,18 @@ def same_result(tmp, a, b, size):
 def main():
     args = parse_args()
     if not osp.isfile(args.image):
-        sys.exit(f'--image {args.image}: no such file (see README, '
+        sys.exit(f'error: --image {args.image}: no such file (see README, '
                  'Datasets)')
+    if importlib.util.find_spec('projects') is None:
+        sys.exit(f'error: {WORKER_MODULE} not importable: install the zoo '
+                 'first (`pip install -e .` in the repository root, or '
+                 '`bash tools/setup.sh`)')
+    args.image = osp.abspath(args.image)
     print('| head | input | candidates (cell, class) | detections | '
           'backbone+neck s | head forward s | post-processing s | '
           'peak RSS MiB | same as mmdet |')
     print('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     with tempfile.TemporaryDirectory() as tmp:
-        with open(osp.join(tmp, 'worker.py'), 'w') as f:
-            f.write(WORKER)
         for size in args.sizes:
             for head in args.heads:
                 r = run_one(head, size, args, tmp)

@@ -1,7 +1,8 @@
 """Time the YOLACT family's NMS and our YOLACT against mmdet's, in one run.
 
     python tools/analysis/benchmark_yolact.py [--runs 20] [--seed 0]
-        [--config configs/yolact_r50_fruits_nuts.py] [--checkpoint CKPT]
+        [--config configs/yolact/yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py]
+        [--checkpoint CKPT]
         [--image IMG] [--model-runs 20] [--skip-model]
 
 Part 1, NMS (SSS §3.3):
@@ -14,11 +15,11 @@ a warm-up), the kept detections, and how many of standard NMS's kept
 Part 2, model: the zoo's YOLACT (``--config``) and mmdet 3.3's stock YOLACT
 (:func:`projects.yolact.mmdet_peer.mmdet_yolact_model`) with the same weights
 (``--checkpoint``, else random with ``--seed``) on the same real image (else
-the first image of the config's test set): median ms over ``--model-runs`` rounds (the two
-models alternate within each round) of the whole prediction, of its
-pre-processing + backbone + neck part and of the rest (heads, NMS, mask
-assembly and pasting at the original size), the detections, and our
-time / mmdet's.
+the first image of the config's test set): median ms over
+``--model-runs`` rounds (the two models alternate within each round) of the
+whole prediction, of its pre-processing + backbone + neck part and of the
+rest (heads, NMS, mask assembly and pasting at the original size), the
+detections, and our time / mmdet's.
 
 Benchmarks belong here, not in the timed tests.
 """
@@ -29,20 +30,16 @@ import sys
 import time
 
 import torch
+from mmcv.ops import nms as mmcv_nms
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import load_checkpoint
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
-
-from mmcv.ops import nms as mmcv_nms  # noqa: E402
-
-from mmdet.registry import DATASETS, MODELS  # noqa: E402
-from mmdet.utils import register_all_modules  # noqa: E402
-from projects.core.checkpoint import allow_mmengine_checkpoints  # noqa: E402
-from projects.core.nms import NMS_TYPES, multiclass_nms  # noqa: E402
-from projects.yolact.mmdet_peer import mmdet_yolact_model  # noqa: E402
+from mmdet.registry import DATASETS, MODELS
+from mmdet.utils import register_all_modules
+from projects.core.checkpoint import allow_mmengine_checkpoints
+from projects.core.nms import NMS_TYPES, multiclass_nms
+from projects.yolact.mmdet_peer import mmdet_yolact_model
 
 
 def per_class_loop_nms(boxes, scores, score_thr=0.05, iou_thr=0.5,
@@ -201,12 +198,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--runs', type=int, default=20)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--config', default='configs/yolact_r50_fruits_nuts.py')
+    parser.add_argument('--config', default='configs/yolact/yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py')
     parser.add_argument('--checkpoint')
     parser.add_argument('--image', help='an image of the config test set')
     parser.add_argument('--model-runs', type=int, default=20)
     parser.add_argument('--skip-model', action='store_true')
     args = parser.parse_args()
+    if not args.skip_model:
+        for flag, path in (('--config', args.config),
+                           ('--checkpoint', args.checkpoint)):
+            if path and not osp.isfile(path):
+                sys.exit(f'error: {flag} {path!r}: no such file (relative '
+                         'paths are from the working directory; run from '
+                         'the repository root or pass an absolute path)')
     benchmark_nms(args.runs, args.seed)
     if not args.skip_model:
         benchmark_model(args)

@@ -32,9 +32,6 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
-
 IOU_THR = 0.5
 SMALL, LARGE = 32**2, 96**2
 

@@ -11,24 +11,26 @@ import textwrap
 import pytest
 import torch
 from mmengine.config import Config, ConfigDict
-from mmengine.dataset import pseudo_collate
 
-from conftest import ROOT, fixed_size_pipeline, run_tool
-from mmdet.registry import DATASETS, MODELS
+from conftest import ROOT, model_inputs, real_dataset, run_tool
+from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import mask2bbox
 from mmdet.utils import register_all_modules
 from projects.solo import grid_postprocess
 
 # zoo head -> (mmdet head, its model base)
+# zoo head -> (mmdet's head, model base, algorithm in the config names)
 HEADS = {
-    'ZooSOLOHead': ('SOLOHead', 'solo_r50_fpn.py'),
+    'ZooSOLOHead': ('SOLOHead', 'solo_r50_fpn.py', 'solo'),
     'ZooDecoupledSOLOHead': ('DecoupledSOLOHead',
-                             'decoupled_solo_r50_fpn.py'),
+                             'decoupled_solo_r50_fpn.py', 'decoupled-solo'),
     'ZooDecoupledSOLOLightHead': ('DecoupledSOLOLightHead',
-                                  'decoupled_solo_light_r50_fpn.py'),
-    'ZooSOLOV2Head': ('SOLOV2Head', 'solov2_r50_fpn.py'),
+                                  'decoupled_solo_light_r50_fpn.py',
+                                  'decoupled-solo-light'),
+    'ZooSOLOV2Head': ('SOLOV2Head', 'solov2_r50_fpn.py', 'solov2'),
 }
+FRUITS_NUTS = 'solo/{}_r50_fpn_1xb2-200i_fruits-nuts-384.py'
 SIZE = 256
 
 
@@ -134,15 +136,23 @@ def test_masks_gathered_are_capped(monkeypatch):
     assert 0 < len(res) <= head.test_cfg.max_per_img
 
 
-MEMORY_SCRIPT = textwrap.dedent('''
+# Run with ``python -c`` in a fresh process (peak RSS is per process). It
+# imports only installed packages: the head to measure comes as its config
+# and weights, saved by the test.
+MEMORY_PROGRAM = textwrap.dedent('''
     import sys, torch
-    sys.path.insert(0, {root!r})
-    from projects.benchmark.train_probe import peak_rss_mib
-    from test_solo import _awake, _meta, _small_head_cfg
+    from mmengine.config import ConfigDict
     from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
+    from mmdet.utils import register_all_modules
+    import projects  # noqa: F401  (registers the zoo's heads)
+    from projects.benchmark.train_probe import peak_rss_mib
+    register_all_modules()
+    saved = torch.load(sys.argv[1], weights_only=True)
+    head = MODELS.build(ConfigDict(saved['cfg']))
+    head.load_state_dict(saved['state_dict'])
+    head.eval()
     torch.manual_seed(0)
-    head = _awake(MODELS.build(_small_head_cfg('ZooSOLOHead', 80)))
     size = 384
     feats = tuple(torch.randn(1, 64, size // 4 // 2**i, size // 4 // 2**i)
                   for i in range(5))
@@ -164,9 +174,16 @@ def test_post_processing_memory_is_bounded(tmp_path):
     """80 classes at 384x384: mmdet's gather alone would need
     pairs x 96 x 96 x 5 bytes (float masks plus bool masks); the zoo's
     post-processing adds less than 600 MiB to the process's peak RSS."""
-    script = tmp_path / 'mem.py'
-    script.write_text(MEMORY_SCRIPT.format(root=osp.join(ROOT, 'tests')))
-    proc = run_tool(str(script), timeout=300)
+    register_all_modules()
+    cfg = _small_head_cfg('ZooSOLOHead', 80)
+    torch.manual_seed(0)
+    head = _awake(MODELS.build(cfg))
+    saved = tmp_path / 'head.pt'
+    torch.save(dict(cfg=cfg.to_dict(), state_dict=head.state_dict()), saved)
+    # from another directory and without the repository on PYTHONPATH:
+    # the program imports only the installed packages
+    proc = run_tool('-c', MEMORY_PROGRAM, str(saved), cwd=str(tmp_path),
+                    env=dict(PYTHONPATH=''), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     pairs, hw, before, peak, kept = map(float, proc.stdout.split()[-5:])
     mmdet_gather_mib = pairs * hw * 5 / 2**20
@@ -229,8 +246,8 @@ def _small_model(zoo):
     """The fruits_nuts config's detector with a ResNet-18, 64-channel FPN
     and the small head (no pretrained weights)."""
     register_all_modules()
-    name = HEADS[zoo][1].replace('_fpn.py', '_fruits_nuts.py')
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', FRUITS_NUTS.format(HEADS[zoo][2])))
     cfg.model.backbone.update(depth=18, init_cfg=None)
     cfg.model.neck.update(in_channels=[64, 128, 256, 512], out_channels=64)
     head = _small_head_cfg(zoo, num_classes=3)
@@ -248,13 +265,8 @@ def batches(fruits_nuts):
     its annotations removed (an image without GT)."""
     register_all_modules()
     cfg = Config.fromfile(
-        osp.join(ROOT, 'configs', 'solo_r50_fruits_nuts.py'))
-    pipeline = fixed_size_pipeline(cfg.train_pipeline, SIZE)
-    ds = DATASETS.build(
-        dict(type='CocoDataset', data_root=fruits_nuts + '/',
-             ann_file='train.json', data_prefix=dict(img='images/'),
-             metainfo=cfg.train_dataloader.dataset.metainfo,
-             filter_cfg=None, pipeline=pipeline))
+        osp.join(ROOT, 'configs', FRUITS_NUTS.format('solo')))
+    ds = real_dataset(cfg, 'train_dataloader', SIZE, filter_cfg=None)
     full = ds[0]
     empty = copy.deepcopy(ds[1])
     empty['data_samples'].gt_instances = \
@@ -271,7 +283,7 @@ def test_training_with_an_image_without_gt(zoo, batches):
     assert len(batches['empty']['data_samples'].gt_instances) == 0
     for batch, has_pos in (([batches['empty']], False),
                            ([batches['full'], batches['empty']], True)):
-        data = model.data_preprocessor(pseudo_collate(batch), True)
+        data = model_inputs(model, batch, True)
         losses = model(**data, mode='loss')
         for name, value in losses.items():
             assert torch.isfinite(value), f'{name} = {value}'
@@ -284,17 +296,38 @@ def test_training_with_an_image_without_gt(zoo, batches):
         assert sum(float(g.abs().sum()) for g in grads) > 0
 
 
-def test_benchmark_tool_compares_with_mmdet():
+def test_benchmark_tool_compares_with_mmdet(tmp_path):
     """tools/analysis/benchmark_solo.py on a real image at 128x128: one row
-    per head, the zoo's result equal to mmdet's."""
-    proc = run_tool('tools/analysis/benchmark_solo.py', '--sizes', '128',
-                    '--heads', 'SOLOHead', 'ZooSOLOHead',
-                    '--mem-cap-gib', '8', timeout=300)
+    per head, the zoo's result equal to mmdet's. Run from another directory
+    and without the repository on PYTHONPATH: the tool and its worker
+    (``python -m projects.solo.benchmark_worker``) use the installed
+    package."""
+    proc = run_tool(osp.join(ROOT, 'tools/analysis/benchmark_solo.py'),
+                    '--sizes', '128', '--heads', 'SOLOHead', 'ZooSOLOHead',
+                    '--mem-cap-gib', '8', cwd=str(tmp_path),
+                    env=dict(PYTHONPATH=''), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [line.split('|')[1:-1] for line in proc.stdout.splitlines()
             if line.startswith('| ') and 'SOLOHead |' in line]
-    assert [r[0].strip() for r in rows] == ['SOLOHead', 'ZooSOLOHead']
+    assert [r[0].strip() for r in rows] == ['SOLOHead', 'ZooSOLOHead'], \
+        proc.stdout
     for r in rows:
         assert int(r[2]) > 1000  # candidates: PyTorch's default init
         assert float(r[6]) > 0 and float(r[7]) > 0  # post s, peak MiB
     assert rows[1][8].strip() == 'yes'
+
+
+def test_benchmark_tool_reports_capped_run_as_failed(tmp_path):
+    """Under a 1 GiB address-space cap the worker cannot even build the
+    model (torch and mmdet alone map more): the tool prints that run's row
+    with the error and still exits normally."""
+    proc = run_tool(osp.join(ROOT, 'tools/analysis/benchmark_solo.py'),
+                    '--sizes', '128', '--heads', 'ZooSOLOHead',
+                    '--mem-cap-gib', '1', cwd=str(tmp_path),
+                    env=dict(PYTHONPATH=''), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line.split('|')[1:-1] for line in proc.stdout.splitlines()
+            if line.startswith('| ZooSOLOHead |')]
+    assert len(rows) == 1, proc.stdout
+    assert rows[0][6].strip().startswith('failed:'), rows[0]
+    assert 'Error' in rows[0][6], rows[0]
