@@ -101,8 +101,8 @@ class SAISHead(FCOSHead):
         coefficients need, so the tower pass comes from AnchorFreeHead and the
         FCOS box scaling is repeated here unchanged.
         """
-        cls_score, bbox_pred, cls_feat, reg_feat = AnchorFreeHead.forward_single(
-            self, x)
+        cls_score, bbox_pred, cls_feat, reg_feat = \
+            AnchorFreeHead.forward_single(self, x)
         centerness = self.conv_centerness(
             reg_feat if self.centerness_on_reg else cls_feat)
         bbox_pred = scale(bbox_pred).float()

@@ -4,7 +4,6 @@ from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.models.dense_heads.base_mask_head import BaseMaskHead

@@ -60,7 +60,8 @@ def test_paper_settings():
     sais640 = _cfg('sais/sais_r50_fpn_8xb2-1x_coco-640.py')
     assert _resize(sais640)['scale'] == (640, 640)
     assert _resize(sais640, 'test_dataloader')['scale'] == (640, 640)
-    assert _cfg('sais/sais_r101_fpn_8xb2-1x_coco-768.py').model.backbone.depth == 101
+    r101 = _cfg('sais/sais_r101_fpn_8xb2-1x_coco-768.py')
+    assert r101.model.backbone.depth == 101
     x101 = _cfg('sais/sais_x101-64x4d_fpn_8xb2-1x_coco-768.py')
     assert x101.model.backbone.type == 'ResNeXt'
 

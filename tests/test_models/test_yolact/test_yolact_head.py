@@ -13,7 +13,8 @@ from mmdet.utils import register_all_modules
 from projects.yolact.mmdet_peer import mmdet_yolact_model
 from conftest import ROOT, real_dataset
 
-CFG = osp.join(ROOT, 'configs', 'yolact/yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py')
+CFG = osp.join(ROOT, 'configs', 'yolact',
+               'yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py')
 
 
 def _cfg():

@@ -23,8 +23,10 @@ from mmdet.utils import register_all_modules
 
 SIZE = 256
 CONFIGS = {
-    'yolact': osp.join(ROOT, 'configs', 'yolact/yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py'),
-    'sss': osp.join(ROOT, 'configs', 'yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py'),
+    'yolact': osp.join(ROOT, 'configs', 'yolact',
+                       'yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py'),
+    'sss': osp.join(ROOT, 'configs', 'yolact',
+                    'sss_r50_ssd_1xb2-200i_fruits-nuts-384.py'),
 }
 # one image id per case; images 0-5 of fruits_nuts' train.json
 CASES = ('normal', 'empty', 'tiny', 'plain', 'crowd', 'all_crowd')

@@ -21,10 +21,10 @@ from mmdet.utils import register_all_modules
 from projects.yolo_mask import clip_to_image, sample_mask_rois
 
 SIZE = 256
-CONFIGS = osp.join(ROOT, 'configs')
-STEP1 = osp.join(CONFIGS, 'yolo_mask/yolo-mask-step1_d53_1xb2-200i_fruits-nuts-384.py')
-STEP2 = osp.join(CONFIGS, 'yolo_mask/yolo-mask-step2_d53_1xb2-200i_fruits-nuts-384.py')
-MASK7 = osp.join(CONFIGS, 'yolo_mask/yolo-mask-step2-mask7_d53_8xb8-12e_coco-416.py')
+CONFIGS = osp.join(ROOT, 'configs', 'yolo_mask')
+STEP1 = osp.join(CONFIGS, 'yolo-mask-step1_d53_1xb2-200i_fruits-nuts-384.py')
+STEP2 = osp.join(CONFIGS, 'yolo-mask-step2_d53_1xb2-200i_fruits-nuts-384.py')
+MASK7 = osp.join(CONFIGS, 'yolo-mask-step2-mask7_d53_8xb8-12e_coco-416.py')
 
 
 def _cfg(path):
