@@ -4,6 +4,8 @@
         [--device cpu|cuda] [--ap-from WORK_DIR ...]
         [--out-dir work_dirs/benchmark] [--runs 20] [--warmup 5]
         [--images 4] [--train-steps 5] [--train-warmup 2] [--skip-train]
+        [--metafile-root configs]
+    python tools/benchmark.py --render RUN/benchmark.json [--out-dir DIR]
 
 Per config:
 
@@ -13,7 +15,8 @@ Per config:
   config's test set, decoded and resized beforehand): ``--warmup`` runs,
   then ``--runs`` timed rounds; median and interquartile range of the
   total and of backbone+neck, head forward and post-processing (NMS, mask
-  assembly, pasting), see :class:`projects.benchmark.StageTimer`. The
+  assembly, pasting), see :class:`projects.benchmark.StageTimer` and the
+  stage map per detector type (:mod:`projects.benchmark.stage_map`). The
   models alternate within each round so that a drift of the machine's speed
   hits them alike; ``torch.cuda.synchronize`` brackets every timing on GPU;
 * training step time and peak training memory, in a separate process per
@@ -26,13 +29,20 @@ Per config:
 
 ``--checkpoint`` gives one checkpoint per config, in order (``none`` for a
 seeded random init). A config that fails to load, build or run gets its
-error in its row; the other rows complete.
+error in its row; the other rows complete. Method names come from the
+metafiles (``--metafile-root``/*/metafile.yml, see
+:mod:`projects.benchmark.metafiles`), and so do the papers' figures.
 
 Writes to ``--out-dir/<timestamp>/`` (earlier runs are kept):
 ``benchmark.md`` (Table IV, the latency breakdown and the headline ratios:
-SAIS / YOLACT peak training memory at the same input size, and per method
+for every pair of methods whose papers report a peak training memory, the
+measured ratio at the same input size against the papers', and per method
 (head + post-processing) / backbone+neck time), ``benchmark.json`` (every
 raw timing) and ``latency_vs_mask_ap.png``.
+
+``--render JSON`` runs nothing: it writes ``benchmark.md`` and the plot of
+that run again, to ``--out-dir`` (default: the JSON's folder), with the
+method names the metafiles give each row's config now.
 """
 import argparse
 import contextlib
@@ -47,22 +57,30 @@ import sys
 import tempfile
 import traceback
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
+DEFAULT_OUT_DIR = 'work_dirs/benchmark'
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line (see the module doc); exits with status 2 and a
+    message on a wrong one."""
     p = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('configs', nargs='+', metavar='CONFIG')
+    p.add_argument('configs', nargs='*', metavar='CONFIG')
+    p.add_argument('--render', metavar='JSON',
+                   help="write a run's benchmark.md and plot again from its "
+                   'benchmark.json, running nothing')
+    p.add_argument('--metafile-root', metavar='DIR',
+                   help='folder of <method>/metafile.yml (default: the '
+                   "repository's configs/)")
     p.add_argument('--checkpoint', nargs='+', metavar='CKPT',
                    help='one per config, in order; "none": random weights')
     p.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     p.add_argument('--ap-from', nargs='+', default=[], metavar='WORK_DIR',
                    help='work dirs (or files) holding tools/test.py '
                    'test_metrics.json')
-    p.add_argument('--out-dir', default='work_dirs/benchmark')
+    p.add_argument('--out-dir', help=f'default: {DEFAULT_OUT_DIR}/<time>; '
+                   "with --render, the JSON's folder")
     p.add_argument('--runs', type=int, default=20,
                    help='timed inference rounds (default 20)')
     p.add_argument('--warmup', type=int, default=5,
@@ -79,6 +97,10 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=0,
                    help='seed of random weights (checkpoint "none")')
     args = p.parse_args(argv)
+    if args.render and args.configs:
+        p.error('--render takes no CONFIG: it re-renders the run in JSON')
+    if not args.render and not args.configs:
+        p.error('give at least one CONFIG (or --render JSON)')
     if args.checkpoint and len(args.checkpoint) != len(args.configs):
         p.error(f'--checkpoint: {len(args.checkpoint)} given for '
                 f'{len(args.configs)} configs; give one per config '
@@ -97,9 +119,10 @@ def _error(e: BaseException) -> str:
     return f'{type(e).__name__}: {msg}'[:300]
 
 
-def prepare(row: dict, args) -> dict:
+def prepare(row: dict, args, index) -> dict:
     """Load the config, build the model and the test images, count FLOPs
-    and warm up; fills ``row`` and returns the live state for timing."""
+    and warm up; fills ``row`` (its method from the metafiles ``index``)
+    and returns the live state for timing."""
     from mmdet.registry import DATASETS
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
@@ -110,7 +133,8 @@ def prepare(row: dict, args) -> dict:
     if not osp.isfile(row['config']):
         raise FileNotFoundError(f"config {row['config']}: no such file")
     cfg = Config.fromfile(row['config'])
-    row['method'], row['backbone'] = describe(cfg)
+    row['method'], row['backbone'] = describe(
+        cfg, osp.abspath(row['config']), index)
     model = build_model(cfg, row['checkpoint'], args.device,
                         seed=args.seed).eval()
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' chatter
@@ -165,11 +189,8 @@ def train(row: dict, args) -> None:
                str(args.train_warmup), '--steps', str(args.train_steps)]
         if row['checkpoint']:
             cmd += ['--checkpoint', row['checkpoint']]
-        env = dict(os.environ,
-                   PYTHONPATH=os.pathsep.join(
-                       [ROOT, os.environ.get('PYTHONPATH', '')]))
         try:
-            proc = subprocess.run(cmd, env=env, capture_output=True,
+            proc = subprocess.run(cmd, capture_output=True,
                                   text=True, timeout=args.train_timeout_s)
         except subprocess.TimeoutExpired:
             row['train_error'] = (f'did not finish in '
@@ -206,27 +227,44 @@ def environment(args) -> dict:
     return env
 
 
-def run_header(command: str, stamp: str, env: dict, args) -> str:
-    """What was run, where and how: the paragraph above the tables."""
-    machine = env.get('gpu') or env['cpu']
-    memory = ('CUDA max_memory_allocated' if args.device == 'cuda' else
-              'the peak resident memory of that process')
-    return (f'`{command}`\n\n{stamp}; {env["device"]} ({machine}, '
-            f'{env["threads"]} threads), torch {env["torch"]}, mmdet '
-            f'{env["mmdet"]}, mmcv {env["mmcv"]}. Inference: batch 1, '
-            f'{args.warmup} warm-up runs, then {args.runs} rounds over the '
-            f'first {args.images} test images; ms/img is the median (IQR) '
-            'of data pre-processing + backbone + neck + heads + '
-            'post-processing (image decoding and resizing excluded). '
-            f'Training: {args.train_steps} timed steps after '
-            f"{args.train_warmup}, at the config's batch size, each config "
-            f'in its own process; train memory is {memory}. AP, box AP: '
-            'COCO mask / box AP (%) from tools/test.py.')
+def rerender(args) -> str:
+    """``--render``: benchmark.md and the plot of a run again, from its
+    JSON; returns the output folder.
+
+    Exits with a message when the JSON cannot be read or a metafile is
+    malformed.
+    """
+    from projects.benchmark import MetafileError, MethodIndex
+    from projects.benchmark.render import MARKDOWN, PLOT, render
+    from projects.benchmark.render import rename_methods
+
+    try:
+        with open(args.render) as f:
+            data = json.load(f)
+        index = MethodIndex(args.metafile_root)
+    except (OSError, ValueError) as e:  # MetafileError is a ValueError
+        kind = 'metafile' if isinstance(e, MetafileError) else '--render'
+        sys.exit(f'error: {kind}: {e}')
+    if not isinstance(data, dict) or 'rows' not in data:
+        sys.exit(f'error: --render {args.render}: not a benchmark.json')
+    out_dir = args.out_dir or osp.dirname(osp.abspath(args.render))
+    os.makedirs(out_dir, exist_ok=True)
+    kept = rename_methods(data['rows'], index)
+    if kept:
+        print('method name as stored in the JSON (config in no metafile and '
+              'not loadable): ' + ', '.join(kept), file=sys.stderr)
+    md, _, _ = render(data, out_dir, index)
+    print(md)
+    print(f'written: {osp.join(out_dir, MARKDOWN)}, {osp.join(out_dir, PLOT)}')
+    return out_dir
 
 
 def main(argv=None) -> str:
-    """Run the benchmark; returns the output folder (see the module doc)."""
+    """Run the benchmark, or re-render one with ``--render``; returns the
+    output folder (see the module doc)."""
     args = parse_args(argv)
+    if args.render:
+        return rerender(args)
     import logging
 
     import torch
@@ -235,20 +273,21 @@ def main(argv=None) -> str:
     from tqdm import tqdm
 
     import projects  # noqa: F401  (registers the zoo's modules)
-    from projects.benchmark import (STAGES, find_test_metrics, match_record,
-                                    memory_ratios, plot, write_markdown)
+    from projects.benchmark import (STAGES, MetafileError, MethodIndex,
+                                    find_test_metrics, match_record, render)
     from projects.benchmark.report import stats
 
     if args.device == 'cuda' and not torch.cuda.is_available():
         sys.exit('error: --device cuda: torch sees no CUDA device')
     try:
         records = find_test_metrics(args.ap_from)
-    except FileNotFoundError as e:
+        index = MethodIndex(args.metafile_root)
+    except (FileNotFoundError, MetafileError) as e:
         sys.exit(f'error: {e}')
     register_all_modules()
     MMLogger.get_current_instance().setLevel(logging.ERROR)
     stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
-    out_dir = osp.join(args.out_dir, stamp)
+    out_dir = osp.join(args.out_dir or DEFAULT_OUT_DIR, stamp)
     os.makedirs(out_dir, exist_ok=False)
 
     def progress(it, **kw):
@@ -267,7 +306,7 @@ def main(argv=None) -> str:
             latency_ms={s: [] for s in STAGES},
             detections=[])
         try:
-            live[name] = prepare(row, args)
+            live[name] = prepare(row, args, index)
         except Exception as e:
             row['error'] = _error(e)
             row['traceback'] = traceback.format_exc()
@@ -288,19 +327,14 @@ def main(argv=None) -> str:
                             desc='configs: training step'):
             train(row, args)
 
-    rows = list(rows.values())
-    env = environment(args)
     command = 'python tools/benchmark.py ' + ' '.join(
         argv if argv is not None else sys.argv[1:])
-    header = run_header(command, stamp, env, args)
-    md = write_markdown(rows, osp.join(out_dir, 'benchmark.md'), header)
-    left_out = plot(rows, osp.join(out_dir, 'latency_vs_mask_ap.png'),
-                    f'{env["device"]}: {env.get("gpu") or env["cpu"]}')
+    data = dict(command=command, time=stamp, environment=environment(args),
+                settings=vars(args), rows=list(rows.values()))
+    md, ratios, left_out = render(data, out_dir, index)
     with open(osp.join(out_dir, 'benchmark.json'), 'w') as f:
-        json.dump(dict(command=command, time=stamp, environment=env,
-                       settings=vars(args), rows=rows,
-                       memory_ratios=memory_ratios(rows),
-                       plot_left_out=left_out), f, indent=1)
+        json.dump(dict(data, memory_ratios=ratios, plot_left_out=left_out),
+                  f, indent=1)
     print(md)
     print(f'written: {out_dir}/benchmark.md, benchmark.json, '
           'latency_vs_mask_ap.png')

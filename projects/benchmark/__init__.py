@@ -1,14 +1,25 @@
-"""The zoo's benchmark (``tools/benchmark.py``): per-stage inference timing,
-FLOPs, training step and memory in a separate process, AP from
-tools/test.py's ``test_metrics.json``, and the Table IV report."""
+"""The zoo's benchmark (``tools/benchmark.py``): per-stage inference timing
+(forward hooks on the modules a per-detector-type stage map names), FLOPs,
+training step and memory in a separate process, AP from tools/test.py's
+``test_metrics.json``, method names and paper figures from the metafiles,
+and the Table IV report."""
 from .coco_results import find_test_metrics, match_record
-from .complexity import complexity
+from .complexity import KeepOutputs, complexity
+from .headline import headline, memory_ratios, paper_memory
+from .metafiles import MetafileError, MethodIndex, method_of, paper_figure
 from .models import build_model, describe
-from .report import TABLE_COLUMNS, memory_ratios, plot, write_markdown
+from .plot import plot
+from .render import render, rename_methods, write_markdown
+from .report import TABLE_COLUMNS
+from .stage_map import (SINGLE_STAGE, TWO_STAGE, StageMap,
+                        register_stage_map, stage_map_of)
 from .stage_timer import STAGES, StageTimer
 
 __all__ = [
-    'StageTimer', 'STAGES', 'complexity', 'build_model', 'describe',
-    'find_test_metrics', 'match_record', 'TABLE_COLUMNS', 'memory_ratios',
-    'plot', 'write_markdown'
+    'StageTimer', 'STAGES', 'StageMap', 'SINGLE_STAGE', 'TWO_STAGE',
+    'stage_map_of', 'register_stage_map', 'complexity', 'KeepOutputs',
+    'build_model', 'describe', 'MethodIndex', 'MetafileError', 'method_of',
+    'paper_figure', 'find_test_metrics', 'match_record', 'TABLE_COLUMNS',
+    'memory_ratios', 'paper_memory', 'headline', 'plot', 'render',
+    'rename_methods', 'write_markdown'
 ]

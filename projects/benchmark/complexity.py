@@ -1,5 +1,10 @@
 """Parameters and FLOPs of one whole test-time prediction, counted by
-mmengine's FLOP counter."""
+mmengine's FLOP counter.
+
+Why our own: mmengine's counter knows no mmcv deformable convolution
+(YOLACT++'s DCNv2 counted 0), and mmdet's ``get_flops.py`` traces
+``_forward``, not the prediction with its per-detection branches.
+"""
 import warnings
 from math import prod
 from typing import Any, Dict, List
@@ -9,7 +14,7 @@ from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
 from torch import nn
 
-from .stage_timer import head_modules
+from .stage_map import stage_map_of
 
 
 def deform_conv_flop_jit(weight_index: int):
@@ -55,13 +60,50 @@ def _tensors(obj) -> List[torch.Tensor]:
     return []
 
 
+class KeepOutputs:
+    """Forward hooks that collect every tensor the given modules return
+    (nested in tuples, lists and dicts), in call order, until closed.
+
+    Hooks, not rebound ``forward`` methods, so that it composes with
+    :class:`~.StageTimer` in either order. Usable as a context manager.
+
+    Args:
+        modules (list[nn.Module]): the modules whose outputs are kept.
+
+    Attributes:
+        tensors (list[Tensor]): the outputs collected so far.
+    """
+
+    def __init__(self, modules: List[nn.Module]) -> None:
+        self.tensors: List[torch.Tensor] = []
+        self._handles = [m.register_forward_hook(self._keep)
+                         for m in modules]
+
+    def _keep(self, module: nn.Module, args, output) -> None:
+        self.tensors.extend(_tensors(output))
+
+    def close(self) -> None:
+        """Remove the hooks; calling it again does nothing."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def __enter__(self) -> 'KeepOutputs':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class _Predict(nn.Module):
     """``model.predict`` on fixed data samples, returning tensors so that the
     tracer can follow it (it cannot trace ``DetDataSample``).
 
-    The heads' forward outputs are returned too: the tracer prunes what no
-    output depends on, and a model that detects nothing (an untrained SOLO)
-    returns empty tensors that depend on no input, which left 0 FLOPs.
+    The heads' forward outputs (:class:`KeepOutputs` on the head-forward
+    modules of the model's :class:`~.StageMap`) are returned too: the
+    tracer prunes what no output depends on, and a model that detects
+    nothing (an untrained SOLO) returns empty tensors that depend on no
+    input, which left 0 FLOPs.
     """
 
     def __init__(self, model: nn.Module, data_samples: list) -> None:
@@ -71,23 +113,13 @@ class _Predict(nn.Module):
         self.detections = None
 
     def forward(self, inputs: torch.Tensor) -> tuple:
-        kept, heads = [], head_modules(self.model)
-        for head in heads:
-
-            def keep(*args, _forward=head.forward, **kwargs):
-                out = _forward(*args, **kwargs)
-                kept.extend(_tensors(out))
-                return out
-
-            head.forward = keep
-        try:
+        heads = stage_map_of(self.model).modules(self.model)['head_forward']
+        with KeepOutputs(heads) as kept:
             res = self.model.predict(inputs,
                                      self.data_samples)[0].pred_instances
-        finally:
-            for head in heads:
-                del head.forward
         self.detections = len(res)
-        return (res.scores, res.bboxes, res.masks, *kept)
+        return (*[res[k] for k in ('scores', 'bboxes', 'masks') if k in res],
+                *kept.tensors)
 
 
 def complexity(model: nn.Module, batch: dict) -> Dict[str, object]:

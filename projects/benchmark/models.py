@@ -1,36 +1,12 @@
-"""Build a config's model for benchmarking, and name its method and
-backbone the way the SAIS paper's Table IV does."""
+"""Build a config's model for benchmarking, and name its method (from the
+metafiles) and backbone the way the SAIS paper's Table IV does."""
 import os.path as osp
 from typing import Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
 from torch import nn
 
-# mask_head / bbox_head types -> method, checked in this order
-_METHODS = (
-    ('mask_head', ('YOLACTPlusPlusProtonet', ), 'YOLACT++'),
-    ('bbox_head', ('SAISHead', ), 'SAIS'),
-    ('bbox_head', ('SSSHead', ), 'SSS'),
-    ('bbox_head', ('ZooYOLACTHead', 'YOLACTHead'), 'YOLACT'),
-    ('mask_head', ('ZooSOLOV2Head', 'SOLOV2Head'), 'SOLOv2'),
-    ('mask_head', ('ZooDecoupledSOLOLightHead', 'DecoupledSOLOLightHead'),
-     'Decoupled SOLO light'),
-    ('mask_head', ('ZooDecoupledSOLOHead', 'DecoupledSOLOHead'),
-     'Decoupled SOLO'),
-    ('mask_head', ('ZooSOLOHead', 'SOLOHead'), 'SOLO'),
-)
-
-
-def method_name(model_cfg: dict) -> str:
-    """'SAIS', 'YOLACT', 'YOLACT++', 'SSS', 'SOLO', ..., 'YOLO-Mask'; the
-    head or model type for anything else."""
-    if model_cfg.get('type') == 'YOLOMask':
-        return 'YOLO-Mask'
-    for key, types, name in _METHODS:
-        if (model_cfg.get(key) or {}).get('type') in types:
-            return name
-    head = model_cfg.get('bbox_head') or model_cfg.get('mask_head') or {}
-    return head.get('type') or str(model_cfg.get('type'))
+from .metafiles import MethodIndex
 
 
 def backbone_name(backbone_cfg: dict) -> str:
@@ -95,6 +71,16 @@ def build_model(cfg: Config, checkpoint: Optional[str], device: str,
     return model.to(device)
 
 
-def describe(cfg: Config) -> Tuple[str, str]:
-    """(method, backbone) of a config."""
-    return method_name(cfg.model), backbone_name(cfg.model.backbone)
+def describe(cfg: Config, config_path: Optional[str] = None,
+             index: Optional[MethodIndex] = None) -> Tuple[str, str]:
+    """(method, backbone) of a config.
+
+    Args:
+        cfg (Config): the loaded config.
+        config_path (str, optional): its file; default ``cfg.filename``.
+        index (MethodIndex, optional): the metafiles; default those of the
+            repository's ``configs/``.
+    """
+    index = index or MethodIndex()
+    method = index.method_of(config_path or cfg.filename, cfg.model)
+    return method, backbone_name(cfg.model.backbone)

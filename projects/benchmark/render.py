@@ -1,0 +1,119 @@
+"""``benchmark.md`` and ``latency_vs_mask_ap.png`` from a run's data (the
+content of its ``benchmark.json``): written by ``tools/benchmark.py`` after
+a run, and again by ``tools/benchmark.py --render JSON`` without running
+anything, with method names and paper figures from the metafiles of now.
+"""
+import os.path as osp
+from typing import List, Optional, Tuple
+
+from .headline import headline, memory_ratios, paper_memory
+from .metafiles import MethodIndex
+from .plot import plot
+from .report import (BREAKDOWN_COLUMNS, TABLE_COLUMNS, breakdown_row,
+                     markdown, table_row)
+
+MARKDOWN, PLOT = 'benchmark.md', 'latency_vs_mask_ap.png'
+
+
+def run_header(data: dict) -> str:
+    """What was run, where and how: the paragraph above the tables.
+
+    Args:
+        data (dict): ``command``, ``time``, ``environment`` and
+            ``settings`` (the tool's arguments) of a run.
+    """
+    env, s = data['environment'], data['settings']
+    machine = env.get('gpu') or env['cpu']
+    memory = ('CUDA max_memory_allocated' if env['device'] == 'cuda' else
+              'the peak resident memory of that process')
+    return (f"`{data['command']}`\n\n{data['time']}; {env['device']} "
+            f"({machine}, {env['threads']} threads), torch {env['torch']}, "
+            f"mmdet {env['mmdet']}, mmcv {env['mmcv']}. Inference: batch 1, "
+            f"{s['warmup']} warm-up runs, then {s['runs']} rounds over the "
+            f"first {s['images']} test images; ms/img is the median (IQR) "
+            'of data pre-processing + backbone + neck + heads + '
+            'post-processing (image decoding and resizing excluded). '
+            f"Training: {s['train_steps']} timed steps after "
+            f"{s['train_warmup']}, at the config's batch size, each config "
+            f'in its own process; train memory is {memory}. AP, box AP: '
+            'COCO mask / box AP (%) from tools/test.py.')
+
+
+def write_markdown(rows: List[dict], path: str, header: str,
+                   paper: dict) -> str:
+    """Write the tables and headline ratios to ``path``; return the text.
+
+    Args:
+        rows (list[dict]): benchmark rows.
+        path (str): the Markdown file.
+        header (str): :func:`run_header`.
+        paper (dict): method -> (GB, source), see :func:`paper_memory`.
+    """
+    text = '\n\n'.join([
+        header,
+        markdown(TABLE_COLUMNS, [table_row(r) for r in rows]),
+        'Latency breakdown (ms, median and IQR over the timed runs) and '
+        'training step:',
+        markdown(BREAKDOWN_COLUMNS, [breakdown_row(r) for r in rows]),
+        headline(rows, paper)
+    ]) + '\n'
+    with open(path, 'w') as f:
+        f.write(text)
+    return text
+
+
+def _config_method(config: str, index: MethodIndex) -> Optional[str]:
+    """The config's method by its path, else by loading it; None when it
+    is neither in a metafile nor a loadable file."""
+    method = index.lookup(config)
+    if method:
+        return method
+    from mmengine.config import Config
+    for path in (config, osp.join(index.repo_root, config)):
+        if osp.isfile(path):
+            try:
+                return index.method_of(config, Config.fromfile(path).model)
+            except Exception:  # a config that no longer loads
+                return None
+    return None
+
+
+def rename_methods(rows: List[dict], index: MethodIndex) -> List[str]:
+    """Set each row's ``method`` from the metafiles by its ``config`` (see
+    :meth:`MethodIndex.method_of`), in place.
+
+    Returns:
+        list[str]: names of the rows that keep the name stored in the run
+        (the config is neither in a metafile nor loadable any more).
+    """
+    kept = []
+    for row in rows:
+        method = _config_method(row['config'], index)
+        if method:
+            row['method'] = method
+        else:
+            kept.append(row['name'])
+    return kept
+
+
+def render(data: dict, out_dir: str,
+           index: MethodIndex) -> Tuple[str, List[dict], List[str]]:
+    """Write :data:`MARKDOWN` and :data:`PLOT` of a run to ``out_dir``.
+
+    Args:
+        data (dict): a run's ``benchmark.json`` content; its rows carry
+            ``method`` (see :func:`rename_methods`).
+        out_dir (str): an existing folder.
+        index (MethodIndex): the metafiles, for the paper figures.
+
+    Returns:
+        tuple: the Markdown text, :func:`memory_ratios` and the names of
+        the rows left out of the plot.
+    """
+    rows, env = data['rows'], data['environment']
+    paper = paper_memory(rows, index)
+    md = write_markdown(rows, osp.join(out_dir, MARKDOWN), run_header(data),
+                        paper)
+    left_out = plot(rows, osp.join(out_dir, PLOT),
+                    f"{env['device']}: {env.get('gpu') or env['cpu']}")
+    return md, memory_ratios(rows, paper), left_out

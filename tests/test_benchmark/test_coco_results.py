@@ -1,0 +1,37 @@
+"""AP records from tools/test.py's test_metrics.json: newest of the
+config, preferring the benchmarked checkpoint; CocoMetric's empty result
+is AP 0; a broken file is skipped with a warning naming it."""
+import time
+
+import pytest
+from benchmark_helpers import metrics, write_metrics
+
+from projects.benchmark.coco_results import (coco_ap, find_test_metrics,
+                                             match_record)
+
+
+def test_ap_records(tmp_path):
+    write_metrics(tmp_path / 'a' / '1', 'configs/m.py', metrics(0.1),
+                  checkpoint=str(tmp_path / 'a.pth'))
+    time.sleep(0.01)
+    write_metrics(tmp_path / 'a' / '2', 'configs/m.py', metrics(0.3),
+                  checkpoint=str(tmp_path / 'b.pth'))
+    (tmp_path / 'bad' / '3').mkdir(parents=True)
+    (tmp_path / 'bad' / '3' / 'test_metrics.json').write_text('{"x": 1')
+    with pytest.warns(UserWarning, match='bad/3/test_metrics.json'):
+        records = find_test_metrics([str(tmp_path)])
+    assert len(records) == 2
+    # newest of the config, unless another names the benchmarked checkpoint
+    assert match_record('m.py', None, records)['segm']['AP'] == \
+        pytest.approx(30.)
+    rec = match_record('x/m.py', str(tmp_path / 'a.pth'), records)
+    assert rec['segm']['AP'] == pytest.approx(10.)
+    assert rec['same_checkpoint'] is True
+    assert match_record('m.py', 'c.pth', records)['same_checkpoint'] is False
+    assert match_record('other.py', None, records) is None
+    assert coco_ap({}, 'segm') == {k: 0.0 for k in
+                                   ('AP', 'AP50', 'AP75', 'APs', 'APm',
+                                    'APl')}
+    assert coco_ap({'coco/bbox_mAP': 0.5}, 'segm') is None
+    with pytest.raises(FileNotFoundError, match='nowhere'):
+        find_test_metrics([str(tmp_path / 'nowhere')])
