@@ -21,7 +21,7 @@ def fruits_nuts() -> str:
     path = osp.join(DATA, 'fruits_nuts')
     if not osp.isfile(osp.join(path, 'train.json')):
         pytest.fail(f'{path} missing: run `bash tools/setup.sh` with '
-                    '../shared/data present (see README, Datasets)')
+                    '../shared/data present (see docs/datasets.md)')
     return path
 
 

@@ -61,7 +61,7 @@ if [ -d "$SHARED" ] && [ ! -e "$ROOT/data" ]; then
 elif [ -e "$ROOT/data" ]; then
     say "data/ present ($(ls "$ROOT/data" | tr '\n' ' '))"
 else
-    say "no ../shared/data here: put datasets under data/ (see README, Datasets)"
+    say "no ../shared/data here: put datasets under data/ (see docs/datasets.md)"
 fi
 
 INIT="$ROOT/checkpoints/resnet50_augnet_selfsup.pth"

@@ -35,7 +35,7 @@ def _data_hint(root: str) -> str:
     return (f'Run `bash tools/setup.sh`, which links ../shared/data to data/ '
             f'when that folder exists, or download {where} and place it at '
             f'{root} (COCO layout: images plus a COCO instance JSON), or point '
-            f'the config at another data root (see README, "Datasets").')
+            f'the config at another data root (see docs/datasets.md).')
 
 
 def check_data(cfg: Config, splits: List[str]) -> None:

@@ -29,6 +29,7 @@ def _mmengine_like_checkpoint(with_numpy=True):
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_stock_torch_load_refuses_then_allowed_loads():
     data = _mmengine_like_checkpoint(with_numpy=False)
     code = ('import io,sys,torch; d=sys.stdin.buffer.read()\n'

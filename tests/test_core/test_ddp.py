@@ -3,7 +3,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT, TINY_CFG
+
+# every test here runs a tool in a subprocess: the slow tier
+pytestmark = pytest.mark.slow
 
 
 def test_two_process_gloo_training(tmp_path, fruits_nuts):

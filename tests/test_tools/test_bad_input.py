@@ -3,7 +3,12 @@ import json
 import os
 import os.path as osp
 
+import pytest
+
 from conftest import ROOT, TINY_CFG, run_tool
+
+# every test here runs a tool in a subprocess: the slow tier
+pytestmark = pytest.mark.slow
 
 # conftest's run_tool puts the repository on PYTHONPATH; the tools must not
 # need it (``projects`` is an installed package), so these runs clear it.

@@ -2,7 +2,12 @@
 import os.path as osp
 import re
 
+import pytest
+
 from conftest import ROOT, run_tool
+
+# every test here runs a tool in a subprocess: the slow tier
+pytestmark = pytest.mark.slow
 
 TOOL = osp.join(ROOT, 'tools', 'analysis', 'benchmark_yolact.py')
 # conftest's run_tool puts the repository on PYTHONPATH; the tool must not

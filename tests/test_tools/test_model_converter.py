@@ -23,6 +23,7 @@ def test_convert_strips_prefix_and_head(prefix):
     assert torch.equal(out['conv1.weight'], src[f'{prefix}conv1.weight'])
 
 
+@pytest.mark.slow
 def test_cli_checks_strict_load(tmp_path):
     src = tmp_path / 'tv.pth'
     torch.save(_torchvision_layout('module.pre.'), src)

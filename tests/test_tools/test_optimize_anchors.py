@@ -3,9 +3,14 @@ import json
 import os.path as osp
 import re
 
+import pytest
+
 from mmengine.config import Config
 
 from conftest import ROOT, run_tool
+
+# every test here runs a tool in a subprocess: the slow tier
+pytestmark = pytest.mark.slow
 
 # conftest's run_tool puts the repository on PYTHONPATH; the tool must not
 # need it (``projects`` is an installed package), so these runs clear it.

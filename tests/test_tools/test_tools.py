@@ -14,6 +14,9 @@ import torch
 
 from conftest import DATA, ROOT, TINY_CFG, run_tool
 
+# every test here runs a tool in a subprocess: the slow tier
+pytestmark = pytest.mark.slow
+
 # conftest's run_tool puts the repository on PYTHONPATH; the tools must not
 # need it (``projects`` is an installed package), so these runs clear it.
 INSTALLED = dict(PYTHONPATH='')

@@ -118,8 +118,8 @@ def same_result(tmp, a, b, size):
 def main():
     args = parse_args()
     if not osp.isfile(args.image):
-        sys.exit(f'error: --image {args.image}: no such file (see README, '
-                 'Datasets)')
+        sys.exit(f'error: --image {args.image}: no such file (see '
+                 'docs/datasets.md)')
     if importlib.util.find_spec('projects') is None:
         sys.exit(f'error: {WORKER_MODULE} not importable: install the zoo '
                  'first (`pip install -e .` in the repository root, or '

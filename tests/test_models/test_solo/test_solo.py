@@ -170,6 +170,7 @@ MEMORY_PROGRAM = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_post_processing_memory_is_bounded(tmp_path):
     """80 classes at 384x384: mmdet's gather alone would need
     pairs x 96 x 96 x 5 bytes (float masks plus bool masks); the zoo's
@@ -296,6 +297,7 @@ def test_training_with_an_image_without_gt(zoo, batches):
         assert sum(float(g.abs().sum()) for g in grads) > 0
 
 
+@pytest.mark.slow
 def test_benchmark_tool_compares_with_mmdet(tmp_path):
     """tools/analysis/benchmark_solo.py on a real image at 128x128: one row
     per head, the zoo's result equal to mmdet's. Run from another directory
@@ -317,6 +319,7 @@ def test_benchmark_tool_compares_with_mmdet(tmp_path):
     assert rows[1][8].strip() == 'yes'
 
 
+@pytest.mark.slow
 def test_benchmark_tool_reports_capped_run_as_failed(tmp_path):
     """Under a 1 GiB address-space cap the worker cannot even build the
     model (torch and mmdet alone map more): the tool prints that run's row

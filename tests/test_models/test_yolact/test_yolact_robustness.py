@@ -216,6 +216,7 @@ def test_batch_of_only_crowd(model, samples):
     assert losses['loss_cls'] == 0
 
 
+@pytest.mark.slow
 def test_two_training_iterations_over_the_cases(ann_file, tmp_path):
     """tools/train.py, two iterations of batch 2 over the HARD_CASES images
     (one epoch of them), with finite losses."""

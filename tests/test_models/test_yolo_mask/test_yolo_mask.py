@@ -278,7 +278,8 @@ def test_inconsistent_mask_branch_is_refused(cfg, change, message):
 
 
 YOLO_MASK_CONFIGS = sorted(
-    glob.glob(osp.join(CONFIGS, 'yolo_mask_*.py')))
+    glob.glob(osp.join(CONFIGS, 'yolo-mask-*.py')))
+assert YOLO_MASK_CONFIGS, f'no YOLO-Mask configs under {CONFIGS}'
 
 
 def _last_checkpoint(cfg, name):
@@ -293,21 +294,23 @@ def test_configs_build_and_chain(path):
     cfg = _cfg(path)
     model = MODELS.build(cfg.model)
     name = osp.basename(path)[:-3]
-    mode = ('mask' if '_step2' in name else
-            'e2e' if name.endswith('_e2e') else 'detector')
+    algorithm = name.split('_')[0]  # yolo-mask-step1, -step2(-mask7), -e2e
+    mode = ('mask' if '-step2' in algorithm else
+            'e2e' if algorithm.endswith('-e2e') else 'detector')
     assert model.train_mode == mode
     assert model.backbone.depth == 53
     assert model.bbox_head.prior_generator.num_base_priors == [3, 3, 3]
     assert cfg.model.data_preprocessor.std == [255., 255., 255.]
     segm = 'segm' in cfg.val_evaluator.metric
     assert segm == (mode != 'detector')
-    if mode == 'mask':  # load_from is step 1's last checkpoint
-        step1 = name.split('_step2')[0] + '_step1'
-        expected = _last_checkpoint(
-            _cfg(osp.join(CONFIGS, step1 + '.py')), step1)
-        assert cfg.load_from == expected
+    if mode == 'mask':  # load_from is the same data's step 1's last ckpt
+        step1 = cfg.load_from.split('/')[1]
+        assert step1.startswith('yolo-mask-step1_')
+        assert step1.split('_')[-1] == name.split('_')[-1]  # data, input
         assert osp.isfile(osp.join(CONFIGS, step1 + '.py'))
-    if '_fruits_nuts' in name or '_coco_mini' in name:
+        assert cfg.load_from == _last_checkpoint(
+            _cfg(osp.join(CONFIGS, step1 + '.py')), step1)
+    if 'fruits-nuts' in name or 'coco-mini' in name:
         resize = [t for t in cfg.train_dataloader.dataset.pipeline
                   if t['type'] == 'Resize'][0]
         assert resize['scale'] == (384, 384)
@@ -317,5 +320,5 @@ def test_configs_build_and_chain(path):
         types = [t['type'] for t in pipeline]
         assert types[2:4] == ['Expand', 'MinIoURandomCrop']
         assert pipeline[1]['with_mask'] is True
-        size = 416 if '_416' in name else 608
+        size = int(name.split('-')[-1])
         assert pipeline[4]['scale'][-1] == (size, size)
