@@ -1,3 +1,4 @@
-# Headline config of the method, kept at the top level like configs/sais_r50.py:
-# YOLACT++ R50-FPN (DCN every 3rd block) on COCO at 550x550 (configs/yolact/README.md lists the rest).
+# Headline config of the method, one line like configs/sais_r50.py:
+# YOLACT++ R50-FPN (DCN every 3rd block) on COCO at 550x550.
+# configs/yolact/README.md lists the method's other configs.
 _base_ = './yolact/yolactpp_r50-dcn_fpn_1xb8-55e_coco-550.py'

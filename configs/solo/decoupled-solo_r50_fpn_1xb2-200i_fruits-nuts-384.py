@@ -1,5 +1,5 @@
-# Decoupled SOLO R50 on fruits_nuts (14 training photos, 3 classes): the short CPU run
-# of every method (384x384, batch 2, 200 iterations) from the offline
+# Decoupled SOLO R50 on fruits_nuts (14 training photos, 3 classes): the short
+# CPU run of every method (384x384, batch 2, 200 iterations) from the offline
 # self-supervised ResNet-50 init that tools/setup.sh prepares. lr 0.00125:
 # mmdet's 0.01 at batch 16 scaled linearly to batch 2; at the small-data
 # schedule's 0.01, SOLO's loss_cls rose from 0.95 (iteration 7) to 2.72

@@ -1,6 +1,7 @@
 # SSS R50 on coco-mini (80 train / 79 val COCO images, 80 classes): the
-# fruits_nuts run's schedule and 384x384 input (see sss_r50_fruits_nuts.py
-# for the feature maps and the 3,468 anchors at 384) on COCO's classes.
+# fruits_nuts run's schedule and 384x384 input (see
+# yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py for the feature maps and the
+# 3,468 anchors at 384) on COCO's classes.
 _base_ = [
     '../_base_/models/sss_r50_ssd.py',
     '../_base_/datasets/coco_mini_instance.py',
@@ -18,5 +19,6 @@ model = dict(
                        for p in (7, 15, 33, 51, 69, 87)],
             max_sizes=[int(input_size * p / 100)
                        for p in (15, 33, 51, 69, 87, 105)])))
-# lr 0.001, not the SAIS runs' 0.01: see configs/yolact_r50_fruits_nuts.py
+# lr 0.001, not the SAIS runs' 0.01: see
+# yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py
 optim_wrapper = dict(optimizer=dict(lr=0.001))

@@ -15,5 +15,6 @@ model = dict(
             strides=[input_size / x for x in featmaps],
             centers=[(input_size * 0.5 / x, input_size * 0.5 / x)
                      for x in featmaps])))
-# lr 0.001, not the SAIS runs' 0.01: see configs/yolact_r50_fruits_nuts.py
+# lr 0.001, not the SAIS runs' 0.01: see
+# yolact_r50_fpn_1xb2-200i_fruits-nuts-384.py
 optim_wrapper = dict(optimizer=dict(lr=0.001))

@@ -1,6 +1,6 @@
 # YOLO-Mask D53 step 1 on coco-mini (80 train / 79 val COCO images): the
 # fruits_nuts run's schedule and 384x384 input on COCO's 80 classes, from
-# random init (see yolo_mask_d53_fruits_nuts_step1.py).
+# random init (see yolo_mask/yolo-mask-step1_d53_1xb2-200i_fruits-nuts-384.py).
 _base_ = [
     '../_base_/models/yolo_mask_d53.py',
     '../_base_/datasets/coco_mini_instance.py',

@@ -1,5 +1,6 @@
 # YOLO-Mask D53 step 2 at 416: the 608 step 2 deltas (see
-# yolo_mask_d53_608_step2.py) over the 416 step 1 config.
+# yolo_mask/yolo-mask-step2_d53_8xb8-12e_coco-608.py) over the 416 step 1
+# config.
 _base_ = './yolo-mask-step1_d53_8xb8-ms-273e_coco-416.py'
 model = dict(train_mode='mask')
 load_from = 'work_dirs/yolo-mask-step1_d53_8xb8-ms-273e_coco-416/epoch_273.pth'

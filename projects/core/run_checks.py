@@ -18,6 +18,10 @@ PUBLIC_DATA = {
     'Tony607/mmdetection_instance_segmentation_demo (data/images/*.jpg and '
     'data/trainval.json; train.json/val.json are the split described in '
     '../shared/data/fruits_nuts/SOURCE.md)',
+    'feral_cats': 'the public GitHub repository '
+    'pcashman21/feral-cat-segmentation-dataset-and-model (valid/ and test/ '
+    'of the YOLOv8 export, converted as '
+    '../shared/data/feral_cats/SOURCE.md describes)',
     'coco-mini': 'the public GitHub repository Obmutescence/COCO-MINI '
     '(COCO 2017 layout)',
     'coco': "COCO 2017 from the COCO project's download page "

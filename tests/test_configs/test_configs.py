@@ -94,7 +94,7 @@ NAME = re.compile(r'^(?P<algorithm>[a-z0-9]+(-[a-z0-9]+)*)'
                   r'_(?P<backbone>[a-z0-9]+(-[a-z0-9]+)*)'
                   r'(_(?P<neck>fpn|ssd))?'
                   r'_(?P<schedule>\d+xb\d+(-[a-z0-9]+)+)'
-                  r'_(?P<dataset>coco|coco-mini|fruits-nuts)'
+                  r'_(?P<dataset>coco|coco-mini|fruits-nuts|feral-cats)'
                   r'(-(?P<input>\d+(x\d+)?))?\.py$')
 METHOD_CONFIGS = [p for p in CONFIGS if osp.dirname(p) != CONFIG_ROOT]
 HEADLINES = [p for p in CONFIGS if osp.dirname(p) == CONFIG_ROOT]

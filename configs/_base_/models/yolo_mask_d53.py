@@ -13,7 +13,8 @@
 # mask_feat_level: the neck output RoIs are pooled from, 0 = stride 32
 # (13x13 at 416, 512 channels), 1 = stride 16 (256), 2 = stride 8 (52x52 at
 # 416, 128 channels). The 28x28 masks use the finest level; the paper's 7x7
-# masks on the 13x13 level are configs/yolo_mask_d53_416_step2_mask7.py.
+# masks on the 13x13 level are
+# configs/yolo_mask/yolo-mask-step2-mask7_d53_8xb8-12e_coco-416.py.
 model = dict(
     type='YOLOMask',
     train_mode='detector',

@@ -1,0 +1,7 @@
+# YOLACT++ on feral_cats: the YOLACT config plus the YOLACT++ model deltas
+# (configs/_base_/models/yolactpp_deltas.py).
+_base_ = [
+    './yolact_r50_fpn_1xb2-200i_feral-cats-384.py',
+    '../_base_/models/yolactpp_deltas.py'
+]
+model = {{_base_.yolactpp}}
