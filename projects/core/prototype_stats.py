@@ -7,7 +7,6 @@ state of the prototypes and of the mask coefficients at every iteration.
 """
 from typing import Dict, List, Optional
 
-import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from torch import Tensor, nn
