@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -36,6 +37,11 @@ class Protonet(BaseModule):
         num_convs (int): 3x3 convs before upsampling. Defaults to 3.
         upsample_factor (int): Spatial upsampling factor. Defaults to 2.
         norm_cfg (dict, optional): Norm layer of the hidden convs.
+        proto_norm (bool): Normalise each prototype over its H x W (per
+            image, no affine: ``F.instance_norm``) before the ReLU, so that
+            about half of every prototype stays active whatever the scale of
+            the last conv. Without it the ReLU prototypes can all die
+            (docs/results/prototype_collapse). Defaults to False (YOLACT).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -46,10 +52,12 @@ class Protonet(BaseModule):
                  num_convs: int = 3,
                  upsample_factor: int = 2,
                  norm_cfg: OptConfigType = None,
+                 proto_norm: bool = False,
                  init_cfg: OptMultiConfig = dict(
                      type='Xavier', distribution='uniform',
                      layer='Conv2d')) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.proto_norm = proto_norm
         if num_protos <= 0:
             raise ValueError(f'num_protos must be positive, got {num_protos}')
         self.num_protos = num_protos
@@ -85,7 +93,10 @@ class Protonet(BaseModule):
             ``f`` is ``upsample_factor``.
         """
         x = self.upsample(self.convs(x))
-        return torch.relu(self.conv_protos(self.conv_after(x)))
+        protos = self.conv_protos(self.conv_after(x))
+        if self.proto_norm:
+            protos = F.instance_norm(protos)
+        return torch.relu(protos)
 
 
 def assemble_masks(prototypes: Tensor, coeffs: Tensor) -> Tensor:

@@ -42,6 +42,8 @@ class SAISMaskHead(BaseMaskHead):
             norm the prototypes computed from P3 are large and their ReLUs
             die early in training (docs/results/fruits_nuts_cpu). Defaults
             to None (YOLACT's protonet has no norm).
+        proto_norm (bool): See :class:`~projects.core.prototypes.Protonet`.
+            Defaults to False.
         train_cfg, test_cfg (dict, optional): ``test_cfg.mask_thr_binary``
             (default 0.5) binarises the pasted masks.
         init_cfg (dict, optional): Initialisation config.
@@ -56,12 +58,14 @@ class SAISMaskHead(BaseMaskHead):
                  max_masks_to_train: int = 100,
                  loss_mask_weight: float = 1.0,
                  norm_cfg: OptConfigType = None,
+                 proto_norm: bool = False,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.protonet = Protonet(in_channels, feat_channels, num_protos,
-                                 num_convs, norm_cfg=norm_cfg)
+                                 num_convs, norm_cfg=norm_cfg,
+                                 proto_norm=proto_norm)
         self.proto_level = proto_level
         self.max_masks_to_train = max_masks_to_train
         self.loss_mask_weight = loss_mask_weight

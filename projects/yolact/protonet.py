@@ -5,6 +5,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -54,9 +55,31 @@ class ZooYOLACTProtonet(YOLACTProtonet):
     prototype pixel, after augmentation, while mmdet's pipeline filters
     before Expand/crop/resize.
 
+    ``proto_norm=True`` normalises each prototype over its H x W before the
+    last ReLU (see :class:`projects.core.prototypes.Protonet`), so that the
+    prototypes cannot all die (docs/results/prototype_collapse).
+
     Everything else (protonet, the mask loss of the other positives,
     prediction) is mmdet's.
+
+    Args:
+        *args: Arguments of :class:`YOLACTProtonet`.
+        proto_norm (bool): Defaults to False (YOLACT).
+        **kwargs: Arguments of :class:`YOLACTProtonet`.
     """
+
+    def __init__(self, *args, proto_norm: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.proto_norm = proto_norm
+        if proto_norm:
+            if not self.include_last_relu:
+                raise ValueError('proto_norm needs include_last_relu=True: '
+                                 'it normalises right before that ReLU')
+            # no parameters or buffers: state dict keys are unchanged
+            layers = list(self.protonet)
+            self.protonet = nn.Sequential(
+                *layers[:-1], nn.InstanceNorm2d(self.num_protos),
+                layers[-1])
 
     def _get_targets_single(self, mask_preds: Tensor, segm_pred: Tensor,
                             gt_instances: InstanceData,
