@@ -70,3 +70,22 @@ def test_renames_table_names_every_moved_config():
     assert len({new for _, new in rows}) == 43
     for _, new in rows:
         assert osp.isfile(osp.join(ROOT, 'configs', new)), new
+
+
+def test_prototype_collapse_tables_are_the_committed_scalars(capsys):
+    """docs/results/prototype_collapse/README.md shows what its
+    probe_table.py prints from the committed per-iteration scalars."""
+    spec = importlib.util.spec_from_file_location(
+        'probe_table', osp.join(ROOT, 'docs', 'results', 'prototype_collapse',
+                                'probe_table.py'))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with open(osp.join(ROOT, 'docs', 'results', 'prototype_collapse',
+                       'README.md')) as f:
+        page = f.read()
+    script.main()
+    probes = capsys.readouterr().out.strip()
+    script.runs()
+    runs = capsys.readouterr().out.strip()
+    assert f'<!-- probe table: begin -->\n{probes}\n' in page
+    assert f'<!-- runs: begin -->\n{runs}\n' in page
