@@ -21,7 +21,11 @@ Per config:
   hits them alike; ``torch.cuda.synchronize`` brackets every timing on GPU;
 * training step time and peak training memory, in a separate process per
   config (``projects/benchmark/train_probe.py``): CUDA
-  ``max_memory_allocated`` on GPU, peak resident memory on CPU;
+  ``max_memory_allocated`` on GPU, peak resident memory on CPU; and, the
+  same on every device, the training state of one more step at the
+  config's batch size: the tensors autograd holds for backward at the end
+  of the forward + trainable parameters + gradients + optimizer state, MiB
+  (:mod:`projects.benchmark.saved_memory`);
 * box and mask AP from tools/test.py's ``test_metrics.json`` under the
   ``--ap-from`` work dirs (newest of the config, preferring the benchmarked
   checkpoint). An empty metrics dict (mmdet's CocoMetric when nothing was
@@ -36,7 +40,8 @@ metafiles (``--metafile-root``/*/metafile.yml, see
 Writes to ``--out-dir/<timestamp>/`` (earlier runs are kept):
 ``benchmark.md`` (Table IV, the latency breakdown and the headline ratios:
 for every pair of methods whose papers report a peak training memory, the
-measured ratio at the same input size against the papers', and per method
+measured ratio at the same input size against the papers', with the
+training state's ratio next to it, and per method
 (head + post-processing) / backbone+neck time), ``benchmark.json`` (every
 raw timing) and ``latency_vs_mask_ap.png``.
 

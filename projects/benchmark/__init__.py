@@ -1,8 +1,9 @@
 """The zoo's benchmark (``tools/benchmark.py``): per-stage inference timing
 (forward hooks on the modules a per-detector-type stage map names), FLOPs,
-training step and memory in a separate process, AP from tools/test.py's
-``test_metrics.json``, method names and paper figures from the metafiles,
-and the Table IV report."""
+training step and memory in a separate process (with the device-independent
+training state: saved tensors, parameters, gradients, optimizer state), AP
+from tools/test.py's ``test_metrics.json``, method names and paper figures
+from the metafiles, and the Table IV report."""
 from .coco_results import find_test_metrics, match_record
 from .complexity import KeepOutputs, complexity
 from .headline import headline, memory_ratios, paper_memory
@@ -11,6 +12,7 @@ from .models import build_model, describe
 from .plot import plot
 from .render import render, rename_methods, write_markdown
 from .report import TABLE_COLUMNS
+from .saved_memory import SavedTensors, TrainState, measure_train_state
 from .stage_map import (SINGLE_STAGE, TWO_STAGE, StageMap,
                         register_stage_map, stage_map_of)
 from .stage_timer import STAGES, StageTimer
@@ -21,5 +23,6 @@ __all__ = [
     'build_model', 'describe', 'MethodIndex', 'MetafileError', 'method_of',
     'paper_figure', 'find_test_metrics', 'match_record', 'TABLE_COLUMNS',
     'memory_ratios', 'paper_memory', 'headline', 'plot', 'render',
-    'rename_methods', 'write_markdown'
+    'rename_methods', 'write_markdown', 'SavedTensors', 'TrainState',
+    'measure_train_state'
 ]

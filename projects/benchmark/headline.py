@@ -1,11 +1,15 @@
 """The benchmark's headline ratios: measured peak training memory of each
 pair of methods against the ratio of their papers' figures (from the
-metafiles, never typed here), and per config (head forward +
-post-processing) / backbone+neck time."""
+metafiles, never typed here), next to it the ratio of the
+device-independent training state (saved tensors + parameters + gradients
++ optimizer state, :mod:`projects.benchmark.saved_memory`) where both rows
+have it, and per config (head forward + post-processing) / backbone+neck
+time."""
 from itertools import combinations
 from typing import Dict, List, Tuple
 
-from .report import head_post_ratio, label, train_memory_mib
+from .report import (head_post_ratio, label, train_memory_mib,
+                     train_state_mib)
 
 # the metafiles' Metadata key of a paper's peak training memory
 MEMORY_KEY = 'Training Memory (GB)'
@@ -49,9 +53,11 @@ def memory_ratios(rows: List[dict], paper: PaperFigures) -> List[dict]:
     Returns:
         list[dict]: ``methods`` [A, B], ``rows`` [name of A's row, B's],
         ``input_size``, ``mib`` [A, B] (MiB), ``ratio``, ``paper_gb``
-        [A, B], ``paper_ratio``, ``paper_sources`` [A, B], and on CPU
+        [A, B], ``paper_ratio``, ``paper_sources`` [A, B]; on CPU
         ``training_part_ratio``: the ratio of the growth over the memory
-        before the first step.
+        before the first step; when both rows have it, ``train_state_mib``
+        [A, B] (saved + params + grads + optim, MiB) and
+        ``train_state_ratio``.
     """
     out = []
     for a, b in method_pairs(rows, paper):
@@ -73,6 +79,10 @@ def memory_ratios(rows: List[dict], paper: PaperFigures) -> List[dict]:
                 if 'peak_cuda_mib' not in ra['train'] and all(before):
                     r['training_part_ratio'] = ((ma - before[0]) /
                                                 (mb - before[1]))
+                sa, sb = train_state_mib(ra), train_state_mib(rb)
+                if sa and sb:
+                    r['train_state_mib'] = [sa, sb]
+                    r['train_state_ratio'] = sa / sb
                 out.append(r)
     return out
 
@@ -105,9 +115,15 @@ def headline(rows: List[dict], paper: PaperFigures) -> str:
         mine = [r for r in ratios if r['methods'] == [a, b]]
         for r in mine:
             extra = ''
+            if 'train_state_ratio' in r:
+                sa, sb = r['train_state_mib']
+                extra += (f'; train state (saved+params+grads+optim) '
+                          f'{sa / 1024:.2f} GiB / {sb / 1024:.2f} GiB = '
+                          f"**{r['train_state_ratio']:.2f}** "
+                          f"(paper {r['paper_ratio']:.2f})")
             if 'training_part_ratio' in r:
-                extra = (f"; growth over the memory before the first step: "
-                         f"{r['training_part_ratio']:.2f}")
+                extra += (f'; growth over the memory before the first '
+                          f"step: {r['training_part_ratio']:.2f}")
             lines.append(
                 f"- {r['input_size']}: `{r['rows'][0]}` "
                 f"{r['mib'][0] / 1024:.2f} GiB / `{r['rows'][1]}` "

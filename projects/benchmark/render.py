@@ -9,8 +9,8 @@ from typing import List, Optional, Tuple
 from .headline import headline, memory_ratios, paper_memory
 from .metafiles import MethodIndex
 from .plot import plot
-from .report import (BREAKDOWN_COLUMNS, TABLE_COLUMNS, breakdown_row,
-                     markdown, table_row)
+from .report import (TABLE_COLUMNS, TRAIN_STATE_NOTE, breakdown_columns,
+                     breakdown_row, has_train_state, markdown, table_row)
 
 MARKDOWN, PLOT = 'benchmark.md', 'latency_vs_mask_ap.png'
 
@@ -49,12 +49,14 @@ def write_markdown(rows: List[dict], path: str, header: str,
         header (str): :func:`run_header`.
         paper (dict): method -> (GB, source), see :func:`paper_memory`.
     """
+    state = has_train_state(rows)
     text = '\n\n'.join([
         header,
         markdown(TABLE_COLUMNS, [table_row(r) for r in rows]),
         'Latency breakdown (ms, median and IQR over the timed runs) and '
-        'training step:',
-        markdown(BREAKDOWN_COLUMNS, [breakdown_row(r) for r in rows]),
+        'training step' + (f'; {TRAIN_STATE_NOTE}' if state else '') + ':',
+        markdown(breakdown_columns(rows),
+                 [breakdown_row(r, state) for r in rows]),
         headline(rows, paper)
     ]) + '\n'
     with open(path, 'w') as f:

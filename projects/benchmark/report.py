@@ -14,6 +14,17 @@ TABLE_COLUMNS = ('method', 'backbone', 'input size', 'AP', 'AP50', 'AP75',
 BREAKDOWN_COLUMNS = ('method', 'backbone+neck ms', 'head forward ms',
                      'post-processing ms', '(head+post) / (backbone+neck)',
                      'detections', 'train step s', 'train peak memory')
+# the breakdown's last column when a row has the device-independent
+# training state (projects/benchmark/saved_memory.py)
+TRAIN_STATE_COLUMN = 'train state (saved+params+grads+optim)'
+TRAIN_STATE_PARTS = ('saved_mib', 'params_mib', 'grads_mib',
+                     'optim_state_mib')
+TRAIN_STATE_NOTE = (
+    'train state: MiB on one more training step at the same batch size, '
+    'the same on every device: the tensors autograd holds for backward at '
+    "the end of the forward (distinct storages, the model's parameters and "
+    'buffers excluded) + the trainable parameters + their gradients + the '
+    "optimizer's state (projects/benchmark/saved_memory.py)")
 
 
 def stats(values: List[float]) -> Optional[dict]:
@@ -52,6 +63,34 @@ def train_memory_mib(row: dict) -> Optional[float]:
     return train.get('peak_cuda_mib', train.get('peak_rss_mib'))
 
 
+def train_state_mib(row: dict) -> Optional[float]:
+    """Saved tensors + parameters + gradients + optimizer state of one
+    training step, MiB; None when the row has no such figures."""
+    return (row.get('train') or {}).get('train_state_mib')
+
+
+def has_train_state(rows: List[dict]) -> bool:
+    """Whether any row has :func:`train_state_mib`."""
+    return any(train_state_mib(r) is not None for r in rows)
+
+
+def breakdown_columns(rows: List[dict]) -> tuple:
+    """:data:`BREAKDOWN_COLUMNS`, and :data:`TRAIN_STATE_COLUMN` when a
+    row has the figures (a run from before them renders as it did)."""
+    return BREAKDOWN_COLUMNS + ((TRAIN_STATE_COLUMN, )
+                                if has_train_state(rows) else ())
+
+
+def _train_state_cell(row: dict) -> str:
+    """'total MiB (saved+params+grads+optim)', '-' when missing."""
+    train = row.get('train') or {}
+    total = train_state_mib(row)
+    if total is None:
+        return '-'
+    parts = '+'.join(f'{train[k]:.1f}' for k in TRAIN_STATE_PARTS)
+    return f'{total:.1f} MiB ({parts})'
+
+
 def head_post_ratio(row: dict) -> Optional[float]:
     """Median (head forward + post-processing) / median backbone+neck."""
     lat = row.get('latency_stats') or {}
@@ -67,6 +106,9 @@ def _notes(row: dict) -> str:
         notes.append(f"error: {row['error'][:200]}")
     if row.get('train_error'):
         notes.append(f"training: {row['train_error']}")
+    train_state_error = (row.get('train') or {}).get('train_state_error')
+    if train_state_error:
+        notes.append(f'train state: {train_state_error}')
     if row.get('complexity_error'):
         notes.append(f"FLOPs: {row['complexity_error']}")
     ap = row.get('ap')
@@ -101,8 +143,9 @@ def table_row(row: dict) -> List[str]:
     ]
 
 
-def breakdown_row(row: dict) -> List[str]:
-    """The cells of :data:`BREAKDOWN_COLUMNS` for one row."""
+def breakdown_row(row: dict, train_state: bool = False) -> List[str]:
+    """The cells of :data:`BREAKDOWN_COLUMNS` for one row, and with
+    ``train_state`` that of :data:`TRAIN_STATE_COLUMN`."""
     lat = row.get('latency_stats') or {}
     train = row.get('train') or {}
     mem = train_memory_mib(row)
@@ -119,7 +162,7 @@ def breakdown_row(row: dict) -> List[str]:
                                     'first step)' if before and
                                     'peak_cuda_mib' not in train else ''))
         if mem else '-'
-    ]
+    ] + ([_train_state_cell(row)] if train_state else [])
 
 
 def markdown(columns, rows: List[List[str]]) -> str:
@@ -130,6 +173,7 @@ def markdown(columns, rows: List[List[str]]) -> str:
     return '\n'.join(lines)
 
 
-__all__ = ['TABLE_COLUMNS', 'BREAKDOWN_COLUMNS', 'stats', 'label',
-           'train_memory_mib', 'head_post_ratio', 'table_row',
-           'breakdown_row', 'markdown']
+__all__ = ['TABLE_COLUMNS', 'BREAKDOWN_COLUMNS', 'TRAIN_STATE_COLUMN',
+           'TRAIN_STATE_NOTE', 'stats', 'label', 'train_memory_mib',
+           'train_state_mib', 'has_train_state', 'breakdown_columns',
+           'head_post_ratio', 'table_row', 'breakdown_row', 'markdown']

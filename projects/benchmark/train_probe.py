@@ -17,7 +17,16 @@ Writes to OUT_JSON:
 * on CUDA ``peak_cuda_mib``: ``torch.cuda.max_memory_allocated`` over the
   steps;
 * ``batch_size``, ``input_shape`` (the batch tensor's N C H W) and the last
-  ``losses``.
+  ``losses``;
+* the training state, the same on every device (see
+  :mod:`projects.benchmark.saved_memory`), in MiB, on one more step after
+  the timed ones (the next batch of the same loader, its N C H W in
+  ``train_state_input_shape``; the figures above are taken before it):
+  ``saved_mib`` (the tensors autograd holds for backward at the end of the
+  forward), ``params_mib`` (trainable parameters), ``grads_mib`` (their
+  gradients), ``optim_state_mib`` (the optimizer's state) and
+  ``train_state_mib``, their sum; ``train_state_error`` instead when that
+  step fails.
 """
 import argparse
 import json
@@ -43,6 +52,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def batch_shape(batch: dict) -> list:
+    """N C H W of a collated batch (the first image's C H W)."""
+    return [len(batch['inputs'])] + list(batch['inputs'][0].shape)
+
+
 def main() -> None:
     """Parse the arguments, train, write OUT_JSON (see the module doc)."""
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -60,6 +74,7 @@ def main() -> None:
     from mmengine.runner import Runner
 
     from projects.benchmark.models import build_model
+    from projects.benchmark.saved_memory import measure_train_state
 
     cfg = Config.fromfile(args.config)
     # build_model registers mmdet's and the zoo's modules
@@ -89,15 +104,25 @@ def main() -> None:
             torch.cuda.synchronize()
         if i >= args.warmup:
             step_s.append(time.perf_counter() - t0)
-    shape = [len(data['inputs'])] + list(data['inputs'][0].shape)
     out = dict(step_s=step_s, peak_rss_mib=peak_rss_mib(),
                rss_before_train_mib=rss_before,
                batch_size=cfg.train_dataloader.batch_size,
-               input_shape=shape,
+               input_shape=batch_shape(data),
                losses={k: float(v.detach()) for k, v in losses.items()},
                threads=torch.get_num_threads())
     if cuda:
         out['peak_cuda_mib'] = torch.cuda.max_memory_allocated() / 2**20
+    # one more step, untimed, for the device-independent training state
+    data = next(data_iter)
+    out['train_state_input_shape'] = batch_shape(data)
+    try:
+        state = measure_train_state(
+            model, optim_wrapper, lambda: model.parse_losses(
+                model._run_forward(model.data_preprocessor(data, True),
+                                   mode='loss'))[0])
+        out.update(state.to_mib())
+    except Exception as e:  # the timed figures above still count
+        out['train_state_error'] = f'{type(e).__name__}: {e}'[:300]
     with open(args.out, 'w') as f:
         json.dump(out, f, indent=1)
 

@@ -133,6 +133,33 @@ def test_json_has_every_raw_timing(bench):
 
 
 @pytest.mark.slow
+def test_train_state_figures(bench):
+    """The device-independent training state of the tiny SAIS: every part
+    positive, the total their sum, the parameters the model's trainable
+    ones, and the breakdown's column and headline ratio render it."""
+    from mmengine.config import Config
+    train = bench['rows']['sais_tiny_fruits_nuts']['train']
+    parts = ('saved_mib', 'params_mib', 'grads_mib', 'optim_state_mib')
+    assert all(train[k] > 0 for k in parts + ('train_state_mib', ))
+    assert train['train_state_mib'] == pytest.approx(
+        sum(train[k] for k in parts), rel=1e-12)
+    assert train['train_state_input_shape'] == [2, 3, 256, 256]
+    model = build_model(Config.fromfile(TINY_CFG), None, 'cpu')
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert train['params_mib'] == trainable * 4 / 2**20
+    # SGD with momentum: a gradient and a buffer per trainable parameter
+    assert train['grads_mib'] == train['optim_state_mib'] == \
+        train['params_mib']
+    assert 'train state (saved+params+grads+optim)' in bench['md']
+    (ratio, ) = bench['data']['memory_ratios']
+    yolact = bench['rows']['yolact_tiny_fruits_nuts']['train']
+    assert ratio['train_state_ratio'] == pytest.approx(
+        train['train_state_mib'] / yolact['train_state_mib'])
+    assert f"= **{ratio['train_state_ratio']:.2f}** (paper 0.47)" in \
+        bench['md']
+
+
+@pytest.mark.slow
 def test_params_and_flops_are_the_models(bench):
     from mmengine.config import Config
     cfg = Config.fromfile(TINY_CFG)

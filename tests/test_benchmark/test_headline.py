@@ -1,13 +1,15 @@
 """The headline: measured peak training memory ratio of every pair of
 methods whose papers report one, against the papers' ratio, with the
-figures and their source taken from the metafiles; rendering is
-deterministic."""
+figures and their source taken from the metafiles, and the training
+state's ratio where the rows have it; rendering is deterministic."""
 import copy
 
 from benchmark_helpers import write_metafiles
 
 from projects.benchmark import (MethodIndex, headline, memory_ratios,
                                 paper_memory, render)
+from projects.benchmark.report import (BREAKDOWN_COLUMNS, TRAIN_STATE_COLUMN,
+                                       breakdown_columns, breakdown_row)
 
 
 def _row(name: str, method: str, mib: float, size: str = '384x384',
@@ -105,3 +107,56 @@ def test_render_is_deterministic(tmp_path):
         assert (folder / 'latency_vs_mask_ap.png').stat().st_size > 0
         texts.append(md)
     assert texts[0] == texts[1] and left_out == [] and len(ratios) == 1
+
+
+def _with_state(row: dict, saved: float, params: float) -> dict:
+    """``row`` with training-state figures (MiB): SGD with momentum, so
+    gradients and optimizer state are the size of the parameters."""
+    row['train'].update(saved_mib=saved, params_mib=params,
+                        grads_mib=params, optim_state_mib=params,
+                        train_state_mib=saved + 3 * params)
+    return row
+
+
+def test_train_state_ratio_next_to_the_memory_ratio(tmp_path):
+    rows = _rows()
+    _with_state(rows[0], 400., 100.)  # 700 MiB
+    _with_state(rows[1], 1200., 100.)  # 1500 MiB
+    paper = paper_memory(rows, MethodIndex(write_metafiles(tmp_path)))
+    (ratio, ) = memory_ratios(rows, paper)
+    assert ratio['train_state_mib'] == [700., 1500.]
+    assert ratio['train_state_ratio'] == 700 / 1500
+    assert ('- 384x384: `sais` 0.98 GiB / `yolact` 1.95 GiB = **0.50** '
+            '(paper 0.47); train state (saved+params+grads+optim) 0.68 GiB '
+            '/ 1.46 GiB = **0.47** (paper 0.47); growth over the memory '
+            'before the first step: 0.33') in headline(rows, paper)
+    # one row without the figures: no train-state ratio for the pair
+    del rows[1]['train']['train_state_mib']
+    (ratio, ) = memory_ratios(rows, paper)
+    assert 'train_state_ratio' not in ratio
+    assert 'train state' not in headline(rows, paper)
+
+
+def test_train_state_column_only_when_a_row_has_it(tmp_path):
+    rows = _rows()
+    assert breakdown_columns(rows) == BREAKDOWN_COLUMNS
+    assert len(breakdown_row(rows[0])) == len(BREAKDOWN_COLUMNS)
+    _with_state(rows[0], 400., 100.)
+    columns = breakdown_columns(rows)
+    assert columns == BREAKDOWN_COLUMNS + (TRAIN_STATE_COLUMN, )
+    assert breakdown_row(rows[0], True)[-1] == \
+        '700.0 MiB (400.0+100.0+100.0+100.0)'
+    assert breakdown_row(rows[1], True)[-1] == '-'
+    rows[2]['train']['train_state_error'] = 'RuntimeError: no backward'
+    data = dict(command='python tools/benchmark.py ...', time='20260101',
+                environment=dict(device='cpu', cpu='a CPU', threads=2,
+                                 torch='2', mmdet='3', mmcv='2'),
+                settings=dict(warmup=1, runs=3, images=2, train_steps=1,
+                              train_warmup=1),
+                rows=rows)
+    md, _, _ = render(data, str(tmp_path), MethodIndex(
+        write_metafiles(tmp_path / 'meta')))
+    assert f'| {TRAIN_STATE_COLUMN} |' in md
+    assert 'train state: MiB on one more training step' in md
+    assert '| 700.0 MiB (400.0+100.0+100.0+100.0) |' in md
+    assert 'train state: RuntimeError: no backward' in md
