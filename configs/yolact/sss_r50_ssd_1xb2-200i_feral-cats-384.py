@@ -3,8 +3,8 @@
 # iterations, offline self-supervised init), so that the three are compared on
 # one input size and schedule (and 384 keeps CPU runs short). Feature maps at
 # 384: C4 24, C5 12, extras 6, 3, 2, 1 (same stride-2 extras as at 550);
-# anchors 24*24*4 + 12*12*6 + (6*6 + 3*3 + 2*2 + 1)*6 = 2304 + 864 + 300 =
-# 3,468. Anchor sizes keep their fraction of the input.
+# anchors 24*24*4 + 12*12*6 + (6*6 + 3*3 + 2*2 + 1)*6
+# = 2304 + 864 + 300 = 3,468. Anchor sizes keep their fraction of the input.
 _base_ = [
     '../_base_/models/sss_r50_ssd.py',
     '../_base_/datasets/feral_cats_instance.py',
