@@ -40,17 +40,11 @@ class ZooYOLACTProtonet(YOLACTProtonet):
     more than the network and post-processing that costs little.
 
     GT boxes under one prototype pixel wide or high take no part in the mask
-    loss (they still train boxes, classes and the semantic map). At
-    prototype resolution such an object has vanished: its downsampled,
-    thresholded target is empty, so mmdet teaches its positives an empty
-    mask, and it weighs that loss, summed over the box's crop (the box plus
-    one pixel of padding), by one over the box area in prototype pixels: a
-    2x2-pixel box covers 1/4 of a prototype pixel at 1/4 resolution (1/16 at
-    SSS's 1/8). With one such box in a 256x256 batch ``loss_mask`` was 1666
-    against about 22 (SSS: 4009 against 20), and without gradient clipping
-    (the 55-epoch COCO schedule) one such batch sent a randomly initialised
-    model at lr 1e-3 to losses of 1e12 within three SGD steps (grad norm
-    1e7 against 2e4 for a normal batch). Original YOLACT never trains on
+    loss (they still train boxes, classes and the semantic map): at
+    prototype resolution such an object has vanished, its thresholded
+    target is empty, and mmdet weighs that loss by one over the box area
+    in prototype pixels, so one such box can dominate a batch's loss
+    (measured: configs/yolact/README.md). Original YOLACT never trains on
     these boxes: it discards boxes under 4/550 of the input, about one
     prototype pixel, after augmentation, while mmdet's pipeline filters
     before Expand/crop/resize.
