@@ -1,0 +1,7 @@
+_base_ = '../../../../configs/solo/solo_r50_fpn_1xb2-200i_feral-cats-384.py'
+train_cfg = dict(max_iters=40, val_interval=100000)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=100000))
+val_cfg = None
+val_dataloader = None
+val_evaluator = None
+model = dict(mask_head=dict(num_grids=[20, 18, 12, 8, 6], scale_ranges=((1, 48), (24, 96), (48, 192), (96, 384), (192, 2048))))
