@@ -37,6 +37,17 @@ def run_tool(*args, env=None, cwd=ROOT, timeout=600):
                           timeout=timeout)
 
 
+def load_script(rel: str):
+    """A script of the repository that is no package module (under tools/
+    or docs/), imported from its path, e.g. ``'tools/benchmark.py'``."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        rel.replace('/', '_').replace('.', '_')[:-3], osp.join(ROOT, rel))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def fixed_size_pipeline(pipeline: list, size: int) -> list:
     """A copy of a config's pipeline that resizes to size x size and never
     flips, so tests run on small inputs and two samples of one image match."""

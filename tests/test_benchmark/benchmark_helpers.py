@@ -3,14 +3,12 @@ model-index shape, test_metrics.json files, a tiny SAIS, a tiny Mask R-CNN
 and hook bookkeeping. Fixtures defined here are imported by the test
 modules that use them (a conftest.py here would shadow tests/conftest.py,
 which the tests import as ``conftest``)."""
-import importlib.util
 import json
-import os.path as osp
 import time
 
 import pytest
 import torch
-from conftest import ROOT, TINY_CFG, real_dataset
+from conftest import TINY_CFG, load_script, real_dataset
 
 SAIS_METAFILE = """\
 Collections:
@@ -114,11 +112,7 @@ def write_metrics(folder, config, result, checkpoint='x.pth') -> None:
 
 def load_tool():
     """tools/benchmark.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        'tools_benchmark', osp.join(ROOT, 'tools', 'benchmark.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script('tools/benchmark.py')
 
 
 def hook_count(model: torch.nn.Module) -> int:

@@ -1,22 +1,13 @@
 """tools/misc: the results tables are the committed runs' numbers, and the
 config comparison finds what differs."""
-import importlib.util
 import json
 import os.path as osp
 
-from conftest import ROOT
+from conftest import ROOT, load_script
+from projects.benchmark.metafiles import MethodIndex
 
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', 'misc', name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tables = _tool('update_results_tables')
-compare = _tool('compare_configs')
+tables = load_script('tools/misc/update_results_tables.py')
+compare = load_script('tools/misc/compare_configs.py')
 
 
 def test_results_tables_are_up_to_date():
@@ -38,11 +29,16 @@ def test_results_table_rows_come_from_the_json(tmp_path):
     run = tmp_path / 'run' / 'benchmark.json'
     run.parent.mkdir()
     run.write_text(json.dumps(bench))
-    table = tables.table(osp.join(ROOT, 'configs', 'sais'), [str(run)])
+    index = MethodIndex(osp.join(ROOT, 'configs'))
+    runs = tables.load_runs([str(run)])
+    sais_dir = osp.join(ROOT, 'configs', 'sais')
+    table = tables.table(sais_dir, runs,
+                         tables.method_names(index, sais_dir))
     row = [ln for ln in table.splitlines() if 'fruits-nuts-384' in ln][0]
     assert '| 77.7 |' in row and '| SAIS |' in row
-    assert tables.table(osp.join(ROOT, 'configs', 'solo'), [str(run)]).count(
-        '\n') == 5  # header, rule, SOLO, Decoupled SOLO (+ light), SOLOv2
+    solo_dir = osp.join(ROOT, 'configs', 'solo')
+    assert tables.table(solo_dir, runs, tables.method_names(
+        index, solo_dir)).count('\n') == 5  # header, rule and 4 methods
 
 
 def test_compare_configs_reports_a_changed_key(tmp_path, capsys):
@@ -75,11 +71,7 @@ def test_renames_table_names_every_moved_config():
 def test_prototype_collapse_tables_are_the_committed_scalars(capsys):
     """docs/results/prototype_collapse/README.md shows what its
     probe_table.py prints from the committed per-iteration scalars."""
-    spec = importlib.util.spec_from_file_location(
-        'probe_table', osp.join(ROOT, 'docs', 'results', 'prototype_collapse',
-                                'probe_table.py'))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script('docs/results/prototype_collapse/probe_table.py')
     with open(osp.join(ROOT, 'docs', 'results', 'prototype_collapse',
                        'README.md')) as f:
         page = f.read()

@@ -1,18 +1,14 @@
 """tools/analysis/solo_grid_fit.py: per-level assignment of real
 instances to SOLO's grids, as mmdet's SOLOHead assigns them."""
-import importlib.util
 import os.path as osp
 
 import pytest
 
 from mmengine.config import Config
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
-spec = importlib.util.spec_from_file_location(
-    'solo_grid_fit', osp.join(ROOT, 'tools', 'analysis', 'solo_grid_fit.py'))
-tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tool)
+tool = load_script('tools/analysis/solo_grid_fit.py')
 
 
 def test_positive_cells_by_hand():

@@ -25,9 +25,10 @@ import glob
 import json
 import os.path as osp
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
-import yaml
+from projects.benchmark.metafiles import MethodIndex
+from projects.benchmark.report import train_memory_mib
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MAIN_RUN = 'fruits_nuts_cpu'  # the run README.md shows
@@ -42,8 +43,8 @@ def _ap(row: dict, kind: str) -> str:
 
 
 def _train_gib(row: dict) -> str:
-    rss = (row.get('train') or {}).get('peak_rss_mib')
-    return f'{rss / 1024:.2f}' if rss else '-'
+    mib = train_memory_mib(row)
+    return f'{mib / 1024:.2f}' if mib else '-'
 
 
 def _latency(row: dict) -> str:
@@ -51,42 +52,36 @@ def _latency(row: dict) -> str:
     return f"{total['median']:.0f}" if total else '-'
 
 
-def collections_by_config(folder: str) -> Dict[str, str]:
-    """``configs/<method>/x.py`` -> display name, from the folder's
-    metafile.
-
-    Raises:
-        FileNotFoundError: the folder has no metafile.yml.
-    """
-    with open(osp.join(folder, 'metafile.yml')) as f:
-        meta = yaml.safe_load(f)
-    return {m['Config']: m['In Collection'] for m in meta['Models']}
+def method_names(index: MethodIndex,
+                 folder: Optional[str] = None) -> Dict[str, str]:
+    """``configs/<method>/x.py`` -> display name, for the Models the
+    metafiles list (only those of ``folder`` when given)."""
+    where = osp.relpath(folder, ROOT) if folder else None
+    return {m.config: m.collection for m in index.models
+            if m.config and (where is None or osp.dirname(m.config) == where)}
 
 
-def all_collections() -> Dict[str, str]:
-    """Every metafile's ``Config`` -> display name."""
-    names = {}
-    for meta in sorted(glob.glob(osp.join(ROOT, 'configs', '*',
-                                          'metafile.yml'))):
-        names.update(collections_by_config(osp.dirname(meta)))
-    return names
+def load_runs(paths: List[str]) -> List[Tuple[str, dict]]:
+    """(path, content) of each ``benchmark.json``, each read once."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append((path, json.load(f)))
+    return runs
 
 
-def table(folder: str, runs: List[str],
-          names: Optional[Dict[str, str]] = None) -> str:
+def table(folder: str, runs: List[Tuple[str, dict]],
+          names: Dict[str, str]) -> str:
     """The Markdown results table of the configs that ``names`` lists
-    (default: the metafile of ``folder``), with links relative to
-    ``folder``."""
-    names = names or collections_by_config(folder)
+    (config -> method, see :func:`method_names`) over ``runs`` (see
+    :func:`load_runs`), with links relative to ``folder``."""
     lines = [
         '| config | method | data (val) | input | mask AP | box AP | '
         'ms/img | train memory (GiB) | run |',
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'
     ]
     page_dir = osp.join(ROOT, osp.relpath(folder, ROOT))
-    for run in runs:
-        with open(run) as f:
-            bench = json.load(f)
+    for run, bench in runs:
         env = bench.get('environment', {})
         device = f"{env.get('device', '?')}, {env.get('threads', '?')} " \
             'threads'
@@ -125,23 +120,25 @@ def update(page: str, new_table: str, name: str = 'results') -> str:
     return f'{head}{begin}\n{new_table.strip()}\n{end}{tail}'
 
 
-def targets(runs: List[str]):
+def targets(runs: List[Tuple[str, dict]],
+            index: MethodIndex) -> Iterator[Tuple[str, str, str]]:
     """(file, block name, new content) for every table of the docs."""
-    for meta in sorted(glob.glob(osp.join(ROOT, 'configs', '*',
-                                          'metafile.yml'))):
+    for meta in index.files:
         folder = osp.dirname(meta)
-        yield osp.join(folder, 'README.md'), 'results', table(folder, runs)
-    for run in runs:
+        yield osp.join(folder, 'README.md'), 'results', table(
+            folder, runs, method_names(index, folder))
+    for run, _ in runs:
         run_dir = osp.dirname(run)
         page = osp.join(run_dir, 'README.md')
         md = osp.join(run_dir, 'benchmark.md')
         if osp.isfile(page) and osp.isfile(md):
             with open(md) as f:
                 yield page, 'benchmark.md', f.read()
-    main_run = osp.join(ROOT, 'docs', 'results', MAIN_RUN, 'benchmark.json')
-    if main_run in runs:
+    main_run = [r for r in runs if osp.basename(osp.dirname(r[0])) ==
+                MAIN_RUN]
+    if main_run:
         yield osp.join(ROOT, 'README.md'), 'zoo results', table(
-            ROOT, [main_run], all_collections())
+            ROOT, main_run, method_names(index))
 
 
 def main(argv=None) -> int:
@@ -149,10 +146,11 @@ def main(argv=None) -> int:
     p.add_argument('--check', action='store_true',
                    help='write nothing; exit 1 if a file is out of date')
     args = p.parse_args(argv)
-    runs = sorted(glob.glob(osp.join(ROOT, 'docs', 'results', '*',
-                                     'benchmark.json')))
+    runs = load_runs(sorted(glob.glob(
+        osp.join(ROOT, 'docs', 'results', '*', 'benchmark.json'))))
+    index = MethodIndex(osp.join(ROOT, 'configs'))
     stale = []
-    for path, name, content in targets(runs):
+    for path, name, content in targets(runs, index):
         with open(path) as f:
             page = f.read()
         try:
