@@ -5,7 +5,7 @@ dead, all mask logits 0, the mask loss stuck at ln 2) is invisible in
 MMEngine's log until the evaluation reports mask AP 0; this hook logs the
 state of the prototypes and of the mask coefficients at every iteration.
 """
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
@@ -51,7 +51,7 @@ class PrototypeStatsHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self) -> None:
-        self._latest: List[Dict[str, float]] = []
+        self._latest: Optional[Dict[str, float]] = None
         self._handle = None
 
     def before_train(self, runner) -> None:
@@ -67,16 +67,15 @@ class PrototypeStatsHook(Hook):
             protos = output[0] if isinstance(output, (tuple, list)) \
                 else output
             if module.training and isinstance(protos, Tensor):
-                self._latest.append(prototype_stats(protos))
+                self._latest = prototype_stats(protos)
 
         self._handle = protonet.register_forward_hook(keep)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        if not self._latest:
+        if self._latest is None:
             return
-        stats = self._latest[-1]
-        self._latest.clear()
+        stats, self._latest = self._latest, None
         for key, value in stats.items():
             runner.message_hub.update_scalar(f'train/{key}', value)
 

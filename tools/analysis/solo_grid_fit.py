@@ -6,9 +6,11 @@ For the training set of each config (COCO JSON, boxes resized as the
 config's fixed-size ``Resize`` does), it assigns every instance to the FPN
 levels of the mask head as mmdet's ``SOLOHead`` does (``sqrt(w * h)`` of the
 box, in input pixels, inside a level's ``scale_ranges``; SOLO §3.1) and
-counts its positive grid cells (the cells the centre region of
+counts its positive grid cells: the cells the centre region of
 ``pos_scale`` times the box touches, at most the 3 x 3 around the centre
-cell, as mmdet). It prints per level: instances, positives per instance,
+cell, as mmdet, except that the region is centred on the box centre where
+mmdet takes the mask's centre of mass (so the counts are close, not
+equal). It prints per level: instances, positives per instance,
 the mask channels a positive trains (SOLO: one of S^2; Decoupled SOLO: an
 X and a Y channel of S each; SOLOv2: a shared mask feature) and the
 expected positive samples per mask channel over ``--iters`` iterations of
@@ -27,8 +29,8 @@ from mmengine.config import Config
 
 def positives(box: List[float], size: int, grid: int,
               pos_scale: float) -> int:
-    """Grid cells of one instance: those its centre region touches, within
-    the 3 x 3 around its centre cell.
+    """Grid cells of one instance: those its centre region (around the box
+    centre) touches, within the 3 x 3 around its centre cell.
 
     Args:
         box (list[float]): x, y, w, h in input pixels.
