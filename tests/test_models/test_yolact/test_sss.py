@@ -35,9 +35,9 @@ def _model(name):
     ('yolact/sss_r50_ssd_1xb8-55e_coco-550.py', 550,
      '_base_/models/sss_deltas.py'),
     ('yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py', 384,
-     'yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py'),
+     '_base_/models/sss_r50_ssd_384.py'),
     ('yolact/sss_r50_ssd_1xb2-200i_coco-mini-384.py', 384,
-     'yolact/sss_r50_ssd_1xb2-200i_fruits-nuts-384.py'),
+     '_base_/models/sss_r50_ssd_384.py'),
 ])
 def test_anchors_tile_the_feature_maps_and_count_as_stated(
         name, size, comment):
