@@ -1,0 +1,339 @@
+"""The zoo's benchmark protocol: what is run, and where its results lie.
+
+One protocol trains every method the same way on one dataset (issue 12):
+the same input size, batch, iteration budget, initialisation,
+augmentation and evaluation, which the methods' small-data configs already
+share (``configs/_base_/datasets/feral_cats_instance.py``,
+``configs/_base_/schedules/schedule_small_data.py``). Per method only the
+learning rate differs, and it is picked by one short probe over one grid
+(:func:`probe_score`). ``tools/protocol.py`` runs it; this module holds the
+plan (:data:`FERAL_CATS`), the delta configs each run trains with, and the
+readers of what MMEngine wrote.
+
+Layout of a results folder (``--out``)::
+
+    protocol.json              the plan and the device of every run
+    probe/<method>_lr<lr>.json scalars of one probe run (MMEngine's)
+    runs/<method>_s<seed>/     config.py (the delta), scalars.json, run.json
+    memory/                    tools/benchmark.py's run on the seed-0 weights
+
+Checkpoints and MMEngine's own logs stay in ``--work-root``
+(``work_dirs/protocol/<dataset>``, git-ignored), from which an interrupted
+run resumes.
+"""
+import glob
+import json
+import math
+import os
+import os.path as osp
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row of the protocol.
+
+    Args:
+        key (str): short name, used in run names (``sais``).
+        config (str): the method's small-data config on the protocol's
+            dataset, relative to the repository root.
+        seeds (tuple[int]): seeds trained by default.
+        prototypes (bool): the method has a prototype mask branch
+            (``mask_head.protonet``): the protocol switches ``proto_norm``
+            on and logs :class:`~projects.core.PrototypeStatsHook`.
+    """
+    key: str
+    config: str
+    seeds: Tuple[int, ...] = (0, )
+    prototypes: bool = False
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A whole protocol.
+
+    Args:
+        name (str): names the work root (``work_dirs/protocol/<name>``).
+        methods (tuple[Method]): the rows, in table order.
+        lr_grid (tuple[float]): learning rates every probe tries.
+        probe_iters (int): iterations of a probe run (the schedule's 20
+            warm-up iterations included).
+        probe_window (tuple[int, int]): the probe's score is the mean
+            training loss over these iterations (first, last], read from
+            the 10-iteration means MMEngine logs.
+        val_at (tuple[int]): iterations after which the val split is
+            evaluated (learning curves); the last is the budget.
+        checkpoint_interval (int): how many iterations an interrupted run
+            can lose.
+    """
+    name: str
+    methods: Tuple[Method, ...]
+    lr_grid: Tuple[float, ...] = (0.001, 0.003, 0.01)
+    probe_iters: int = 40
+    probe_window: Tuple[int, int] = (20, 40)
+    val_at: Tuple[int, ...] = (50, 100, 200)
+    checkpoint_interval: int = 50
+
+    @property
+    def max_iters(self) -> int:
+        return self.val_at[-1]
+
+    def method(self, key: str) -> Method:
+        """The method named ``key``.
+
+        Raises:
+            KeyError: no method of that key, with the keys there are.
+        """
+        for m in self.methods:
+            if m.key == key:
+                return m
+        raise KeyError(f'no method {key!r} in protocol {self.name!r}; '
+                       f'methods: {", ".join(m.key for m in self.methods)}')
+
+
+FERAL_CATS = Protocol(
+    name='feral_cats',
+    methods=(
+        Method('sais', 'configs/sais/sais_r50_fpn_1xb2-200i_feral-cats-384.py',
+               (0, 1, 2), True),
+        Method('yolact',
+               'configs/yolact/yolact_r50_fpn_1xb2-200i_feral-cats-384.py',
+               (0, 1, 2), True),
+        Method('yolactpp', 'configs/yolact/'
+               'yolactpp_r50-dcn_fpn_1xb2-200i_feral-cats-384.py',
+               (0, ), True),
+        Method('sss',
+               'configs/yolact/sss_r50_ssd_1xb2-200i_feral-cats-384.py',
+               (0, ), True),
+        Method('yolo_mask', 'configs/yolo_mask/'
+               'yolo-mask-e2e_d53_1xb2-200i_feral-cats-384.py'),
+        Method('solo',
+               'configs/solo/solo_r50_fpn_1xb2-200i_feral-cats-384.py'),
+        Method('decoupled_solo', 'configs/solo/'
+               'decoupled-solo_r50_fpn_1xb2-200i_feral-cats-384.py'),
+        Method('decoupled_solo_light', 'configs/solo/'
+               'decoupled-solo-light_r50_fpn_1xb2-200i_feral-cats-384.py'),
+        Method('solov2',
+               'configs/solo/solov2_r50_fpn_1xb2-200i_feral-cats-384.py',
+               (0, 1, 2)),
+    ))
+
+PROTOCOLS = {p.name: p for p in (FERAL_CATS, )}
+
+
+def lr_tag(lr: float) -> str:
+    """``0.003`` -> ``'0.003'``: the learning rate as run names spell it."""
+    return f'{lr:g}'
+
+
+def probe_name(method: Method, lr: float) -> str:
+    return f'{method.key}_lr{lr_tag(lr)}'
+
+
+def run_name(method: Method, seed: int) -> str:
+    return f'{method.key}_s{seed}'
+
+
+def _method_lines(method: Method) -> List[str]:
+    if not method.prototypes:
+        return []
+    return ["model = dict(mask_head=dict(proto_norm=True))",
+            "custom_hooks = [dict(type='PrototypeStatsHook')]"]
+
+
+def _base_line(method: Method, config_dir: str, repo_root: str) -> str:
+    base = osp.relpath(osp.join(repo_root, method.config), config_dir)
+    return f'_base_ = {base!r}'
+
+
+def probe_config(protocol: Protocol, method: Method, lr: float,
+                 config_dir: str, repo_root: str) -> str:
+    """Text of the delta config of one probe run.
+
+    The method's config with the probe's lr, ``protocol.probe_iters``
+    iterations, a log line every 10 iterations, no validation and no
+    checkpoint.
+
+    Args:
+        config_dir (str): the folder the config will be written to (its
+            ``_base_`` path is relative to it, as MMEngine resolves it).
+        repo_root (str): the repository root.
+    """
+    return '\n'.join([
+        f'# lr probe of {method.key} at lr {lr:g} (tools/protocol.py)',
+        _base_line(method, config_dir, repo_root),
+        f'optim_wrapper = dict(optimizer=dict(lr={lr!r}))',
+        f'train_cfg = dict(max_iters={protocol.probe_iters}, '
+        'val_interval=10**9)',
+        'val_cfg = None', 'val_dataloader = None', 'val_evaluator = None',
+        'default_hooks = dict(logger=dict(interval=10), checkpoint=dict('
+        'interval=10**9, save_last=False))',
+        *_method_lines(method), ''])
+
+
+def train_config(protocol: Protocol, method: Method, lr: float, seed: int,
+                 config_dir: str, repo_root: str) -> str:
+    """Text of the delta config of one protocol run.
+
+    The method's config (its schedule's budget) with the probe's lr, the
+    seed, validation after each of ``protocol.val_at`` (MMEngine's
+    ``dynamic_intervals``; metrics logged at the iteration, not epoch 0)
+    and a checkpoint every ``protocol.checkpoint_interval`` iterations.
+
+    Raises:
+        ValueError: ``val_at`` is not increasing or not made of intervals
+            MMEngine can express (each a multiple of the one before it).
+    """
+    points = list(protocol.val_at)
+    intervals = [points[0]] + [b - a for a, b in zip(points, points[1:])]
+    dynamic = []
+    for start, step in zip(points, intervals[1:]):
+        if step <= 0 or start % step:
+            raise ValueError(f'val_at {protocol.val_at}: {start} + {step} '
+                             'cannot follow as an MMEngine val interval')
+        if step != intervals[0] or dynamic:
+            dynamic.append((start, step))
+    return '\n'.join([
+        f'# protocol {protocol.name!r} run of {method.key}, seed {seed} '
+        '(tools/protocol.py)',
+        _base_line(method, config_dir, repo_root),
+        f'optim_wrapper = dict(optimizer=dict(lr={lr!r}))',
+        f'randomness = dict(seed={seed})',
+        f'train_cfg = dict(max_iters={protocol.max_iters}, '
+        f'val_interval={intervals[0]}, dynamic_intervals={dynamic!r})',
+        'default_hooks = dict(logger=dict(interval=10, '
+        'log_metric_by_epoch=False), checkpoint=dict('
+        f'interval={protocol.checkpoint_interval}, max_keep_ckpts=1, '
+        'save_last=True))',
+        *_method_lines(method), ''])
+
+
+def read_scalars(work_dir: str) -> List[dict]:
+    """Every record MMEngine's LocalVisBackend wrote under ``work_dir``,
+    over all its (resumed) runs: training records sorted by ``iter``, a
+    later run's record replacing an earlier one of the same iteration,
+    then validation records sorted by ``step``.
+
+    Args:
+        work_dir (str): an MMEngine work dir (``<timestamp>/vis_data/
+            scalars.json`` inside).
+
+    Returns:
+        list[dict]: the records; empty when nothing was written yet.
+    """
+    train: Dict[int, dict] = {}
+    val: Dict[int, dict] = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                rec = json.loads(line)
+                if 'iter' in rec:
+                    train[rec['iter']] = rec
+                elif any(k.startswith('coco/') for k in rec):
+                    val[rec['step']] = rec
+    return ([train[k] for k in sorted(train)] +
+            [val[k] for k in sorted(val)])
+
+
+def probe_score(records: Sequence[dict], window: Tuple[int, int]) -> float:
+    """The probe's criterion: mean logged training ``loss`` over the
+    records with ``window[0] < iter <= window[1]`` (each record is a
+    10-iteration mean). Lower is better; a NaN or infinite loss scores
+    ``inf``, so that a diverging lr is never picked.
+
+    Raises:
+        ValueError: no record falls in the window (the probe did not run
+            that far).
+    """
+    losses = [r['loss'] for r in records
+              if 'iter' in r and window[0] < r['iter'] <= window[1]]
+    if not losses:
+        raise ValueError(f'no training record in iterations {window}')
+    if any(not math.isfinite(v) for v in losses):
+        return math.inf
+    return sum(losses) / len(losses)
+
+
+def pick_lr(scores: Dict[float, float]) -> float:
+    """The lr of the lowest probe score (the smaller lr on a tie).
+
+    Raises:
+        ValueError: no score, or every score is ``inf``.
+    """
+    finite = {lr: s for lr, s in scores.items() if math.isfinite(s)}
+    if not finite:
+        raise ValueError(f'no lr of {sorted(scores)} trained without NaN')
+    return min(sorted(finite), key=lambda lr: finite[lr])
+
+
+def final_metrics(records: Sequence[dict], at: int) -> Optional[dict]:
+    """The validation record logged at iteration ``at`` (None if absent)."""
+    for r in records:
+        if 'iter' not in r and r.get('step') == at:
+            return r
+    return None
+
+
+def train_seconds(records: Sequence[dict], upto: int,
+                  log_interval: int = 10) -> float:
+    """Training wall time (s) up to iteration ``upto``, from the logged
+    per-iteration ``time`` (data loading included, validation excluded):
+    each record is the mean of the ``log_interval`` iterations before it.
+    """
+    return sum(r['time'] * log_interval for r in records
+               if 'iter' in r and r['iter'] <= upto)
+
+
+@dataclass
+class RunRecord:
+    """What ``runs/<name>/run.json`` keeps of one finished run.
+
+    Args:
+        method (str), seed (int), lr (float): the run.
+        config (str): the method's config.
+        device (str): where it ran, in words.
+        metrics (dict): the final validation record (COCO metrics in
+            [0, 1], as MMDetection logs them).
+        curve (list[dict]): per validation point ``iter``, ``train_s``
+            (training wall time until then, s), ``segm_mAP`` and
+            ``bbox_mAP`` (%).
+        wall_s (float): wall time of the whole run (s), validation and
+            start-up included, summed over resumed parts.
+    """
+    method: str
+    seed: int
+    lr: float
+    config: str
+    device: str
+    metrics: dict
+    curve: List[dict] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def save(self, path: str) -> None:
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            json.dump(asdict(self), f, indent=1)
+
+    @classmethod
+    def load(cls, path: str) -> 'RunRecord':
+        with open(path) as f:
+            return cls(**json.load(f))
+
+
+def learning_curve(records: Sequence[dict]) -> List[dict]:
+    """One point per validation record: iteration, training time until
+    then (s) and box / mask AP (%)."""
+    curve = []
+    for r in records:
+        if 'iter' in r:
+            continue
+        it = r['step']
+        curve.append(dict(
+            iter=it, train_s=round(train_seconds(records, it), 1),
+            segm_mAP=100 * r.get('coco/segm_mAP', 0.0),
+            bbox_mAP=100 * r.get('coco/bbox_mAP', 0.0)))
+    return curve

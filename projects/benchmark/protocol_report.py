@@ -1,0 +1,268 @@
+"""The protocol's report: Table IV with mean ± std over seeds, the lr
+probe, learning curves and the cost, from what ``tools/protocol.py``
+wrote into a results folder (:mod:`projects.benchmark.protocol`).
+
+Nothing is typed in: every figure is read from the folder's probe and run
+records and, for latency and memory, from the newest ``memory/*/
+benchmark.json`` (``tools/benchmark.py`` on the seed-0 weights).
+"""
+import glob
+import json
+import math
+import os.path as osp
+from typing import Dict, List, Optional, Tuple
+
+from .metafiles import MethodIndex
+from .protocol import Protocol, RunRecord, lr_tag, probe_name, probe_score
+from .report import _median_iqr, markdown, train_memory_mib, train_state_mib
+
+AP_KEYS = (('AP', 'segm_mAP'), ('AP50', 'segm_mAP_50'),
+           ('AP75', 'segm_mAP_75'), ('APs', 'segm_mAP_s'),
+           ('APm', 'segm_mAP_m'), ('APl', 'segm_mAP_l'),
+           ('box AP', 'bbox_mAP'))
+BEGIN, END = '<!-- protocol report: begin -->', '<!-- protocol report: end -->'
+CURVES = 'learning_curves.png'
+
+
+def mean_std(values: List[float]) -> Tuple[float, Optional[float]]:
+    """Mean and sample standard deviation (n - 1; None for one value)."""
+    m = sum(values) / len(values)
+    if len(values) < 2:
+        return m, None
+    return m, math.sqrt(sum((v - m)**2 for v in values) / (len(values) - 1))
+
+
+def fmt_mean_std(values: List[float]) -> str:
+    """'12.3 ± 0.4' (one value: '12.3'); '-' for none."""
+    if not values:
+        return '-'
+    m, s = mean_std(values)
+    return f'{m:.1f}' if s is None else f'{m:.1f} ± {s:.1f}'
+
+
+def load_runs(out: str) -> Dict[str, List[RunRecord]]:
+    """``{method: [RunRecord, ...]}`` of every finished run, seeds sorted."""
+    runs: Dict[str, List[RunRecord]] = {}
+    for path in sorted(glob.glob(osp.join(out, 'runs', '*', 'run.json'))):
+        rec = RunRecord.load(path)
+        runs.setdefault(rec.method, []).append(rec)
+    for recs in runs.values():
+        recs.sort(key=lambda r: r.seed)
+    return runs
+
+
+def load_probes(proto: Protocol, out: str) -> Dict[str, Dict[float, dict]]:
+    """``{method: {lr: probe record}}`` of every probe in the folder."""
+    probes: Dict[str, Dict[float, dict]] = {}
+    for method in proto.methods:
+        for lr in proto.lr_grid:
+            path = osp.join(out, 'probe', probe_name(method, lr) + '.json')
+            if osp.isfile(path):
+                with open(path) as f:
+                    probes.setdefault(method.key, {})[lr] = json.load(f)
+    return probes
+
+
+def load_benchmark(out: str) -> Dict[str, dict]:
+    """Rows of the newest ``memory/*/benchmark.json`` by config path."""
+    paths = sorted(glob.glob(osp.join(out, 'memory', '*', 'benchmark.json')))
+    if not paths:
+        return {}
+    with open(paths[-1]) as f:
+        data = json.load(f)
+    return {osp.normpath(r['config']): r for r in data.get('rows', [])}
+
+
+def ap_values(recs: List[RunRecord], key: str) -> List[float]:
+    """One metric (%) of each run; a run whose validation found nothing
+    (empty metrics) counts 0, as COCO's answer would."""
+    return [100 * rec.metrics.get('coco/' + key, 0.0) for rec in recs]
+
+
+def probe_table(proto: Protocol, probes: dict, choice: dict) -> str:
+    cols = (['method'] + [f'loss at lr {lr_tag(lr)}' for lr in proto.lr_grid]
+            + ['chosen lr', 'proto_alive at the chosen lr', 'probe wall s'])
+    rows = []
+    for method in proto.methods:
+        got = probes.get(method.key, {})
+        if not got:
+            continue
+        cells = [method.key]
+        for lr in proto.lr_grid:
+            if lr not in got:
+                cells.append('-')
+                continue
+            s = probe_score(got[lr]['records'], proto.probe_window)
+            cells.append('NaN' if math.isinf(s) else f'{s:.3f}')
+        lr = (choice.get(method.key) or {}).get('lr')
+        alive = '-'
+        if lr is not None and lr in got:
+            last = [r for r in got[lr]['records'] if 'proto_alive' in r]
+            alive = f"{last[-1]['proto_alive']:.0f}" if last else '-'
+        cells += ['-' if lr is None else lr_tag(lr), alive,
+                  f"{sum(p['wall_s'] for p in got.values()):.0f}"]
+        rows.append(cells)
+    return markdown(cols, rows)
+
+
+def results_table(proto: Protocol, runs: dict, bench: dict,
+                  index: MethodIndex) -> str:
+    cols = (['method', 'seeds', 'lr'] + [k for k, _ in AP_KEYS] +
+            ['ms/img', 'train memory', 'train state', 'train min / run'])
+    rows = []
+    for method in proto.methods:
+        recs = runs.get(method.key)
+        if not recs:
+            continue
+        row = bench.get(osp.normpath(method.config), {})
+        mem, state = train_memory_mib(row), train_state_mib(row)
+        rows.append([
+            f'{index.lookup(method.config) or method.key} '
+            f'(`{osp.basename(method.config)[:-3]}`)',
+            ', '.join(str(r.seed) for r in recs), lr_tag(recs[0].lr),
+            *[fmt_mean_std(ap_values(recs, k)) for _, k in AP_KEYS],
+            _median_iqr((row.get('latency_stats') or {}).get('total')),
+            f'{mem:.0f} MiB' if mem else '-',
+            f'{state:.0f} MiB' if state else '-',
+            fmt_mean_std([r.curve[-1]['train_s'] / 60 for r in recs
+                          if r.curve])
+        ])
+    return markdown(cols, rows)
+
+
+def separations(proto: Protocol, runs: dict) -> List[str]:
+    """For every pair of methods with two or more seeds: whether their
+    mask AP means differ by more than the sum of their standard
+    deviations (the spread)."""
+    lines = []
+    multi = [m.key for m in proto.methods if len(runs.get(m.key, [])) > 1]
+    for i, a in enumerate(multi):
+        for b in multi[i + 1:]:
+            (ma, sa), (mb, sb) = (mean_std(ap_values(runs[k], 'segm_mAP'))
+                                  for k in (a, b))
+            gap, spread = abs(ma - mb), sa + sb
+            verdict = 'larger than' if gap > spread else 'within'
+            lines.append(f'- {a} vs {b}: mask AP {ma:.1f} vs {mb:.1f}, '
+                         f'difference {gap:.1f} is {verdict} the spread '
+                         f'({sa:.1f} + {sb:.1f})')
+    return lines
+
+
+def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
+    """Mask AP against iterations and against training wall time, one
+    line per run (a method's seeds share its colour)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    colours = plt.get_cmap('tab10')
+    for i, method in enumerate(proto.methods):
+        for j, rec in enumerate(runs.get(method.key, [])):
+            xs = [0] + [p['iter'] for p in rec.curve]
+            ts = [0] + [p['train_s'] / 60 for p in rec.curve]
+            ys = [0] + [p['segm_mAP'] for p in rec.curve]
+            kw = dict(color=colours(i % 10), marker='o', ms=3, lw=1.2,
+                      label=method.key if j == 0 else None)
+            axes[0].plot(xs, ys, **kw)
+            axes[1].plot(ts, ys, **kw)
+    axes[0].set_xlabel('iteration (batch 2)')
+    axes[1].set_xlabel('training wall time, min (validation excluded)')
+    for ax in axes:
+        ax.set_ylabel('val mask AP (%)')
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc='upper left')
+    fig.suptitle(f'protocol {proto.name}: every run, val split', fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def cost_lines(out: str, probes: dict, runs: dict) -> List[str]:
+    probe_s = sum(p['wall_s'] for got in probes.values()
+                  for p in got.values())
+    run_s = sum(r.wall_s for recs in runs.values() for r in recs)
+    devices = sorted({p['device'] for got in probes.values()
+                      for p in got.values()} |
+                     {r.device for recs in runs.values() for r in recs})
+    return [f'- probes: {probe_s / 3600:.2f} h wall '
+            f'({sum(len(g) for g in probes.values())} probe runs)',
+            f'- training runs (validation included): {run_s / 3600:.2f} h '
+            f'wall ({sum(len(r) for r in runs.values())} runs)',
+            '- device: ' + ('; '.join(devices) or '-')]
+
+
+def replace_block(path: str, begin: str, end: str, block: str) -> bool:
+    """Replaces the text between the markers ``begin`` and ``end`` of the
+    file at ``path`` (markers kept); False when the file or a marker is
+    missing (the file is then left alone)."""
+    if not osp.isfile(path):
+        return False
+    with open(path) as f:
+        text = f.read()
+    if begin not in text or end not in text:
+        return False
+    head, rest = text.split(begin, 1)
+    with open(path, 'w') as f:
+        f.write(head + begin + '\n' + block + '\n' + end +
+                rest.split(end, 1)[1])
+    return True
+
+
+def probe_markers(out: str) -> Tuple[str, str]:
+    """The markers of a results folder's lr-probe block in the protocol
+    document (docs/protocol.md)."""
+    name = osp.basename(osp.normpath(out))
+    return (f'<!-- lr probe {name}: begin -->',
+            f'<!-- lr probe {name}: end -->')
+
+
+def write_report(proto: Protocol, out: str,
+                 protocol_doc: Optional[str] = None) -> str:
+    """Writes the generated part of ``out``/README.md (between
+    :data:`BEGIN` and :data:`END`, the rest of the file is kept) and the
+    curves PNG; and, when ``protocol_doc`` has the folder's
+    :func:`probe_markers`, the probe table and chosen lrs there. Returns
+    the README's path."""
+    probes = load_probes(proto, out)
+    choice_path = osp.join(out, 'probe', 'choice.json')
+    choice = {}
+    if osp.isfile(choice_path):
+        with open(choice_path) as f:
+            choice = json.load(f)
+    runs = load_runs(out)
+    bench = load_benchmark(out)
+    probe_md = probe_table(proto, probes, choice)
+    if protocol_doc:
+        replace_block(protocol_doc, *probe_markers(out), probe_md)
+    index = MethodIndex()
+    if runs:
+        plot_curves(proto, runs, osp.join(out, CURVES))
+    missing = [f'{m.key} (seeds {", ".join(map(str, m.seeds))})'
+               for m in proto.methods
+               if {r.seed for r in runs.get(m.key, [])} < set(m.seeds)]
+    parts = [
+        BEGIN,
+        '## Results (val split, mean ± std over seeds, %)', '',
+        results_table(proto, runs, bench, index), '',
+        'Not finished yet: ' + (', '.join(missing) or 'none') + '.', '',
+        '### Differences against the spread', '',
+        *(separations(proto, runs) or ['- no two methods with 2+ seeds']),
+        '', f'![learning curves]({CURVES})' if runs else '', '',
+        '## lr probe (mean training loss, iterations '
+        f'{proto.probe_window[0] + 1}-{proto.probe_window[1]})', '',
+        probe_md, '', '## Cost', '',
+        *cost_lines(out, probes, runs), END]
+    readme = osp.join(out, 'README.md')
+    text = ''
+    if osp.isfile(readme):
+        with open(readme) as f:
+            text = f.read()
+    block = '\n'.join(parts)
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text + ('\n' if text else '') + block + '\n'
+    with open(readme, 'w') as f:
+        f.write(text)
+    return readme

@@ -1,0 +1,161 @@
+"""The benchmark protocol's plan, delta configs and readers
+(projects/benchmark/protocol.py) and its report (protocol_report.py)."""
+import bisect
+import json
+import math
+import os
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.runner.utils import calc_dynamic_intervals
+
+from conftest import ROOT
+from projects.benchmark import protocol as P
+from projects.benchmark.protocol_report import (fmt_mean_std, load_runs,
+                                                separations, write_report)
+
+PROTO = P.FERAL_CATS
+
+
+def test_every_method_config_exists_and_trains_the_same_budget():
+    iters, batches, sizes = set(), set(), set()
+    for method in PROTO.methods:
+        cfg = Config.fromfile(osp.join(ROOT, method.config))
+        iters.add(cfg.train_cfg.max_iters)
+        batches.add(cfg.train_dataloader.batch_size)
+        sizes.add(next(t['scale'] for t in cfg.test_dataloader.dataset.
+                       pipeline if t['type'] == 'Resize'))
+        assert cfg.train_dataloader.dataset.ann_file == 'train.json'
+        assert cfg.val_dataloader.dataset.ann_file == 'val.json'
+    assert iters == {PROTO.max_iters} and batches == {2}
+    assert sizes == {(384, 384)}
+
+
+def val_iterations(cfg) -> list:
+    """The iterations after which MMEngine's IterBasedTrainLoop validates
+    (its rule: after iteration i, interval from the milestones of i + 1)."""
+    milestones, intervals = calc_dynamic_intervals(
+        cfg.train_cfg.val_interval, cfg.train_cfg.get('dynamic_intervals'))
+    done = []
+    for i in range(1, cfg.train_cfg.max_iters + 1):
+        interval = intervals[bisect.bisect(milestones, i + 1) - 1]
+        if i % interval == 0 or i == cfg.train_cfg.max_iters:
+            done.append(i)
+    return done
+
+
+def test_train_config_resolves_with_lr_seed_and_val_points(tmp_path):
+    method = PROTO.method('sais')
+    path = tmp_path / 'config.py'
+    path.write_text(P.train_config(PROTO, method, 0.003, 2, str(tmp_path),
+                                   ROOT))
+    cfg = Config.fromfile(str(path))
+    assert cfg.optim_wrapper.optimizer.lr == 0.003
+    assert cfg.optim_wrapper.clip_grad.max_norm == 35  # schedule kept
+    assert cfg.randomness.seed == 2
+    assert cfg.model.mask_head.proto_norm is True
+    assert cfg.model.bbox_head.num_classes == 1
+    assert [h.type for h in cfg.custom_hooks] == ['PrototypeStatsHook']
+    assert val_iterations(cfg) == list(PROTO.val_at) == [50, 100, 200]
+    assert cfg.default_hooks.logger.log_metric_by_epoch is False
+    assert cfg.default_hooks.checkpoint.interval == 50
+
+
+def test_probe_config_has_no_validation_and_no_checkpoint(tmp_path):
+    method = PROTO.method('solov2')
+    path = tmp_path / 'probe.py'
+    path.write_text(P.probe_config(PROTO, method, 0.01, str(tmp_path), ROOT))
+    cfg = Config.fromfile(str(path))
+    assert cfg.train_cfg.max_iters == PROTO.probe_iters
+    assert cfg.val_cfg is None and cfg.val_dataloader is None
+    assert cfg.default_hooks.checkpoint.save_last is False
+    assert cfg.optim_wrapper.optimizer.lr == 0.01
+    assert 'proto_norm' not in cfg.model.mask_head  # no prototypes in SOLO
+
+
+def test_val_points_mmengine_cannot_express_are_refused(tmp_path):
+    bad = P.Protocol('bad', PROTO.methods, val_at=(50, 120))
+    with pytest.raises(ValueError, match='val_at'):
+        P.train_config(bad, PROTO.methods[0], 0.01, 0, str(tmp_path), ROOT)
+
+
+def test_unknown_method_names_the_ones_there_are():
+    with pytest.raises(KeyError, match='sais, yolact'):
+        PROTO.method('blendmask')
+
+
+def write_scalars(work_dir, stamp, records):
+    d = osp.join(work_dir, stamp, 'vis_data')
+    os.makedirs(d)
+    with open(osp.join(d, 'scalars.json'), 'w') as f:
+        f.write('\n'.join(json.dumps(r) for r in records) + '\n')
+
+
+def test_scalars_of_a_resumed_run_are_merged(tmp_path):
+    # first part: iterations 10-30, validation at 20; killed, resumed from
+    # iteration 20, which repeats iteration 30 with another loss
+    write_scalars(tmp_path, '20261129_100000', [
+        dict(iter=10, step=10, loss=3.0, time=2.0),
+        dict(iter=20, step=20, loss=2.0, time=2.0),
+        {'coco/segm_mAP': 0.01, 'coco/bbox_mAP': 0.02, 'step': 20},
+        dict(iter=30, step=30, loss=1.5, time=2.0)])
+    write_scalars(tmp_path, '20261129_110000', [
+        dict(iter=30, step=30, loss=1.4, time=3.0),
+        dict(iter=40, step=40, loss=1.2, time=3.0),
+        {'coco/segm_mAP': 0.05, 'coco/bbox_mAP': 0.04, 'step': 40}])
+    records = P.read_scalars(str(tmp_path))
+    assert [r.get('iter') for r in records] == [10, 20, 30, 40, None, None]
+    assert records[2]['loss'] == 1.4
+    assert P.final_metrics(records, 40)['coco/segm_mAP'] == 0.05
+    assert P.train_seconds(records, 40) == 10 * (2 + 2 + 3 + 3)
+    assert P.learning_curve(records) == [
+        dict(iter=20, train_s=40.0, segm_mAP=1.0, bbox_mAP=2.0),
+        dict(iter=40, train_s=100.0, segm_mAP=5.0, bbox_mAP=4.0)]
+    # the probe's score over (20, 40]: records 30 and 40
+    assert P.probe_score(records, (20, 40)) == pytest.approx(1.3)
+    with pytest.raises(ValueError, match='no training record'):
+        P.probe_score(records, (40, 60))
+
+
+def test_pick_lr_skips_nan_and_prefers_the_smaller_on_a_tie():
+    assert P.pick_lr({0.001: 2.0, 0.003: 1.5, 0.01: math.inf}) == 0.003
+    assert P.pick_lr({0.001: 1.5, 0.003: 1.5}) == 0.001
+    with pytest.raises(ValueError, match='NaN'):
+        P.pick_lr({0.01: math.inf})
+
+
+def run_record(out, method, seed, segm, bbox=0.1):
+    P.RunRecord(method=method, seed=seed, lr=0.001, config='c.py',
+                device='cpu (test)',
+                metrics={'coco/segm_mAP': segm, 'coco/bbox_mAP': bbox},
+                curve=[dict(iter=200, train_s=600.0, segm_mAP=100 * segm,
+                            bbox_mAP=100 * bbox)],
+                wall_s=700.0).save(
+                    osp.join(out, 'runs', f'{method}_s{seed}', 'run.json'))
+
+
+def test_report_mean_std_and_spread(tmp_path):
+    out = str(tmp_path)
+    for seed, (a, b) in enumerate([(0.10, 0.02), (0.12, 0.03),
+                                   (0.11, 0.01)]):
+        run_record(out, 'sais', seed, a)
+        run_record(out, 'yolact', seed, b)
+    run_record(out, 'sss', 0, 0.05)
+    runs = load_runs(out)
+    assert [r.seed for r in runs['sais']] == [0, 1, 2]
+    assert fmt_mean_std([10.0, 12.0, 11.0]) == '11.0 ± 1.0'
+    assert fmt_mean_std([5.0]) == '5.0'
+    lines = separations(PROTO, runs)
+    assert lines == ['- sais vs yolact: mask AP 11.0 vs 2.0, difference '
+                     '9.0 is larger than the spread (1.0 + 1.0)']
+    readme = tmp_path / 'README.md'
+    readme.write_text('# hand-written head\n')
+    write_report(PROTO, out)
+    text = readme.read_text()
+    assert text.startswith('# hand-written head\n')
+    assert '| 11.0 ± 1.0 |' in text and '| 5.0 |' in text
+    assert 'Not finished yet: yolactpp (seeds 0)' in text
+    assert (tmp_path / 'learning_curves.png').stat().st_size > 10000
+    write_report(PROTO, out)  # again: the block is replaced, not added
+    assert readme.read_text().count('## Results') == 1

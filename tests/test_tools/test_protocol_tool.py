@@ -1,0 +1,35 @@
+"""tools/protocol.py: the plan it runs, skipping what is done, subsets."""
+import json
+import os.path as osp
+
+from conftest import run_tool
+
+
+def test_dry_run_plans_the_missing_probes_of_one_method(tmp_path):
+    out, work = tmp_path / 'out', tmp_path / 'work'
+    done = out / 'probe' / 'sais_lr0.001.json'
+    done.parent.mkdir(parents=True)
+    done.write_text(json.dumps(dict(method='sais', lr=0.001, device='cpu',
+                                    wall_s=1.0, records=[
+        dict(iter=30, loss=2.0), dict(iter=40, loss=1.9)])))
+    r = run_tool('tools/protocol.py', '--stage', 'probe', '--method', 'sais',
+                 '--dry-run', '--out', str(out), '--work-root', str(work))
+    assert r.returncode == 0, r.stderr
+    planned = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
+    assert len(planned) == 2  # 0.001 is done: 0.003 and 0.01 are left
+    assert 'sais_lr0.003.py' in planned[0] and 'sais_lr0.01.py' in planned[1]
+    assert osp.isfile(out / 'probe' / 'sais_lr0.01.py')
+
+
+def test_train_without_a_probed_lr_says_so(tmp_path):
+    r = run_tool('tools/protocol.py', '--stage', 'train', '--method',
+                 'solov2', '--dry-run', '--out', str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert 'solov2: no lr yet (run --stage probe)' in r.stdout
+
+
+def test_unknown_method_is_refused_with_the_known_ones(tmp_path):
+    r = run_tool('tools/protocol.py', '--method', 'blendmask', '--out',
+                 str(tmp_path))
+    assert r.returncode == 2
+    assert "no method 'blendmask'" in r.stderr and 'sais, yolact' in r.stderr

@@ -1,0 +1,276 @@
+"""Run the zoo's benchmark protocol (docs/protocol.md), or any part of it.
+
+    python tools/protocol.py [--stage probe train memory report]
+        [--method KEY ...] [--seed N ...] [--device cpu|cuda]
+        [--protocol feral_cats] [--out docs/results/feral_cats_cpu]
+        [--work-root work_dirs/protocol/feral_cats] [--dry-run]
+
+Stages, in order (all four by default):
+
+* ``probe``: each method trains ``probe_iters`` iterations at each lr of
+  the grid; the lr with the lowest mean training loss over the probe's
+  window is the method's lr (:func:`projects.benchmark.protocol.probe_score`).
+* ``train``: each method trains its seeds at that lr for the whole budget,
+  validated at ``val_at`` (learning curves).
+* ``memory``: ``tools/benchmark.py`` on the seed-0 weights: latency,
+  FLOPs, training step time, peak memory and the training state.
+* ``report``: the table (mean ± std over seeds), the curves and the probe
+  figures, into ``--out``/README.md.
+
+Every finished piece is skipped when the command is run again: a probe
+whose scalars are in ``--out``, a run whose ``run.json`` is there. An
+interrupted run resumes from its last checkpoint in ``--work-root``.
+``--method`` and ``--seed`` run a subset (``--seed`` adds seeds a method
+does not train by default). Each training is its own ``tools/train.py``
+process; its output goes to ``<work-root>/.../train.out``.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import platform
+import subprocess
+import sys
+import time
+from typing import Optional
+
+from projects.benchmark import protocol as P
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+STAGES = ('probe', 'train', 'memory', 'report')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--stage', nargs='+', choices=STAGES, default=STAGES)
+    p.add_argument('--protocol', default='feral_cats',
+                   choices=sorted(P.PROTOCOLS))
+    p.add_argument('--method', nargs='+', metavar='KEY',
+                   help='methods to run (default: all)')
+    p.add_argument('--seed', nargs='+', type=int, metavar='N',
+                   help="seeds to train (default: each method's own)")
+    p.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
+    p.add_argument('--out', help='results folder (default: '
+                   'docs/results/<protocol>_<device>)')
+    p.add_argument('--work-root', help='checkpoints and MMEngine logs '
+                   '(default: work_dirs/protocol/<protocol>_<device>)')
+    p.add_argument('--dry-run', action='store_true',
+                   help='print what would run, run nothing')
+    args = p.parse_args(argv)
+    proto = P.PROTOCOLS[args.protocol]
+    args.out = args.out or f'docs/results/{proto.name}_{args.device}'
+    args.work_root = (args.work_root or
+                      f'work_dirs/protocol/{proto.name}_{args.device}')
+    try:
+        args.methods = ([proto.method(k) for k in args.method]
+                        if args.method else list(proto.methods))
+    except KeyError as e:
+        p.error(e.args[0])
+    return args
+
+
+def device_words(device: str) -> str:
+    """The device in words, for run.json: GPU name, or CPU model and
+    torch's thread count."""
+    import torch
+    if device == 'cuda':
+        return f'cuda ({torch.cuda.get_device_name(0)})'
+    cpu = platform.processor() or 'cpu'
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(ln.split(':', 1)[1].strip() for ln in f
+                       if ln.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return f'cpu ({cpu}, {torch.get_num_threads()} threads)'
+
+
+def train_process(config: str, work_dir: str, device: str, resume: bool,
+                  dry_run: bool) -> float:
+    """Runs ``tools/train.py`` in its own process; returns its wall time
+    (s).
+
+    Raises:
+        RuntimeError: the training failed; names the log to read.
+    """
+    cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir]
+    if resume:
+        cmd.append('--resume')
+    print('[protocol]', ' '.join(cmd), flush=True)
+    if dry_run:
+        return 0.0
+    env = dict(os.environ)
+    if device == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
+    os.makedirs(work_dir, exist_ok=True)
+    log = osp.join(work_dir, 'train.out')
+    start = time.time()
+    with open(log, 'a') as f:
+        rc = subprocess.call(cmd, cwd=REPO, env=env, stdout=f,
+                             stderr=subprocess.STDOUT)
+    if rc:
+        raise RuntimeError(f'{config}: tools/train.py exited with {rc}; '
+                           f'see {log}')
+    return time.time() - start
+
+
+def attempt(args, config: str, work_dir: str,
+            resume: bool) -> Optional[float]:
+    """:func:`train_process`; on failure the error joins ``args.failed``
+    (the command goes on with the next run and exits non-zero at the
+    end). Returns the wall time, None when it failed or was a dry run."""
+    try:
+        wall = train_process(config, work_dir, args.device, resume,
+                             args.dry_run)
+    except RuntimeError as e:
+        args.failed.append(str(e))
+        print('[protocol] FAILED:', e, flush=True)
+        return None
+    return None if args.dry_run else wall
+
+
+def write(path: str, text: str) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+def probe_stage(proto: P.Protocol, args) -> dict:
+    """Runs the missing probes; returns ``{method: lr}`` for every method
+    whose probes are all done (also written to ``probe/choice.json``)."""
+    choice_path = osp.join(args.out, 'probe', 'choice.json')
+    choices = {}
+    if osp.isfile(choice_path):
+        with open(choice_path) as f:
+            choices = json.load(f)
+    for method in args.methods:
+        scores = {}
+        for lr in proto.lr_grid:
+            name = P.probe_name(method, lr)
+            out = osp.join(args.out, 'probe', name + '.json')
+            if not osp.isfile(out):
+                config = osp.join(args.out, 'probe', name + '.py')
+                write(config, P.probe_config(proto, method, lr,
+                                             osp.dirname(config), REPO))
+                work_dir = osp.join(args.work_root, 'probe', name)
+                wall = attempt(args, config, work_dir, resume=False)
+                if wall is None:
+                    continue
+                records = P.read_scalars(work_dir)
+                write(out, json.dumps(dict(
+                    method=method.key, lr=lr, device=device_words(
+                        args.device), wall_s=round(wall, 1),
+                    records=records), indent=0))
+            with open(out) as f:
+                scores[lr] = P.probe_score(json.load(f)['records'],
+                                           proto.probe_window)
+        if len(scores) == len(proto.lr_grid):
+            choices[method.key] = dict(
+                lr=P.pick_lr(scores),
+                scores={P.lr_tag(k): v for k, v in scores.items()})
+            write(choice_path, json.dumps(choices, indent=1))
+            print(f'[protocol] {method.key}: lr {choices[method.key]["lr"]}'
+                  f' (probe loss {scores})', flush=True)
+    return {k: v['lr'] for k, v in choices.items()}
+
+
+def train_stage(proto: P.Protocol, args, lrs: dict) -> None:
+    """Trains every missing (method, seed) run at its probed lr: every
+    method's first seed before any method's second, so that an interrupted
+    protocol has a whole table first."""
+    todo = []
+    for order, method in enumerate(args.methods):
+        if method.key not in lrs:
+            print(f'[protocol] {method.key}: no lr yet (run --stage probe)',
+                  flush=True)
+            continue
+        todo += [(rank, order, method, seed)
+                 for rank, seed in enumerate(args.seed or method.seeds)]
+    for _, _, method, seed in sorted(todo, key=lambda t: t[:2]):
+        name = P.run_name(method, seed)
+        run_dir = osp.join(args.out, 'runs', name)
+        if osp.isfile(osp.join(run_dir, 'run.json')):
+            continue
+        config = osp.join(run_dir, 'config.py')
+        write(config, P.train_config(proto, method, lrs[method.key],
+                                     seed, run_dir, REPO))
+        work_dir = osp.join(args.work_root, 'runs', name)
+        resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+        wall = attempt(args, config, work_dir, resume)
+        if wall is None:
+            continue
+        wall_file = osp.join(work_dir, 'wall_s.txt')
+        with open(wall_file, 'a') as f:
+            f.write(f'{wall:.1f}\n')
+        with open(wall_file) as f:
+            wall_total = sum(float(x) for x in f if x.strip())
+        records = P.read_scalars(work_dir)
+        metrics = P.final_metrics(records, proto.max_iters)
+        if metrics is None:
+            raise RuntimeError(f'{work_dir}: no validation at iteration '
+                               f'{proto.max_iters} in its scalars')
+        write(osp.join(run_dir, 'scalars.json'),
+              '\n'.join(json.dumps(r) for r in records) + '\n')
+        P.RunRecord(method=method.key, seed=seed, lr=lrs[method.key],
+                    config=method.config,
+                    device=device_words(args.device), metrics=metrics,
+                    curve=P.learning_curve(records),
+                    wall_s=round(wall_total, 1)).save(
+                        osp.join(run_dir, 'run.json'))
+        print(f'[protocol] {name}: mask AP '
+              f'{100 * metrics.get("coco/segm_mAP", 0):.1f}', flush=True)
+
+
+def memory_stage(proto: P.Protocol, args) -> None:
+    """tools/benchmark.py on every method's seed-0 weights, into
+    ``--out``/memory/<timestamp> (skipped when one is there)."""
+    out = osp.join(args.out, 'memory')
+    if glob.glob(osp.join(out, '*', 'benchmark.json')):
+        return
+    configs, ckpts = [], []
+    for method in proto.methods:
+        ckpt = osp.join(args.work_root, 'runs', P.run_name(method, 0),
+                        f'iter_{proto.max_iters}.pth')
+        if not osp.isfile(ckpt):
+            print(f'[protocol] memory: {method.key} has no seed-0 weights '
+                  f'yet ({ckpt}); stage skipped', flush=True)
+            return
+        configs.append(method.config)
+        ckpts.append(ckpt)
+    cmd = [sys.executable, 'tools/benchmark.py', *configs, '--checkpoint',
+           *ckpts, '--device', args.device, '--out-dir', out]
+    print('[protocol]', ' '.join(cmd), flush=True)
+    if not args.dry_run:
+        subprocess.check_call(cmd, cwd=REPO)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    args.failed = []
+    proto = P.PROTOCOLS[args.protocol]
+    os.chdir(REPO)
+    os.makedirs(args.out, exist_ok=True)
+    lrs = {}
+    if 'probe' in args.stage or 'train' in args.stage:
+        lrs = probe_stage(proto, args) if 'probe' in args.stage else \
+            probe_stage(proto, argparse.Namespace(
+                **{**vars(args), 'methods': []}))
+    if 'train' in args.stage:
+        train_stage(proto, args, lrs)
+    if 'memory' in args.stage:
+        memory_stage(proto, args)
+    if 'report' in args.stage and not args.dry_run:
+        from projects.benchmark.protocol_report import write_report
+        print('[protocol] wrote', write_report(proto, args.out,
+                                               'docs/protocol.md'),
+              flush=True)
+    if args.failed:
+        sys.exit('[protocol] failed:\n' + '\n'.join(args.failed))
+
+
+if __name__ == '__main__':
+    main()
