@@ -7,4 +7,12 @@ _base_ = [
     '../_base_/schedules/schedule_small_data.py',
     '../_base_/models/selfsup_init.py'
 ]
-model = dict(_base_.selfsup_init, bbox_head=dict(num_classes=3))
+# The small-data recipe of the prototype methods (issue 12,
+# docs/protocol.md): prototypes normalised before their last ReLU, so that
+# they cannot all die (docs/results/prototype_collapse), and the lr that the
+# protocol's probe picked on feral_cats (docs/results/feral_cats_cpu/probe).
+model = dict(
+    _base_.selfsup_init,
+    bbox_head=dict(num_classes=3),
+    mask_head=dict(proto_norm=True))
+optim_wrapper = dict(optimizer=dict(lr=0.001))

@@ -1,16 +1,17 @@
-# YOLACT R50-FPN on fruits_nuts, trained like SAIS's small-data run (384x384,
-# batch 2, 200 iterations, offline self-supervised init), except the lr: at
-# SAIS's 0.01 (and at 0.0025) YOLACT's ReLU prototypes die within 30
-# iterations (loss_mask flat at 5.45); at 0.001 (4x mmdet's per-image rate)
-# 27 of 32 are alive at iteration 40 and loss_mask falls.
+# YOLACT R50-FPN on fruits_nuts: the zoo's small-data run (384x384, batch 2,
+# 200 iterations, offline self-supervised init).
 _base_ = [
     '../_base_/models/yolact_r50_fpn_384.py',
     '../_base_/datasets/fruits_nuts_instance.py',
     '../_base_/schedules/schedule_small_data.py',
     '../_base_/models/selfsup_init.py'
 ]
+# The small-data recipe of the prototype methods (issue 12,
+# docs/protocol.md): prototypes normalised before their last ReLU, so that
+# they cannot all die (docs/results/prototype_collapse), and the lr that the
+# protocol's probe picked on feral_cats (docs/results/feral_cats_cpu/probe).
 model = dict(
     _base_.selfsup_init,
     bbox_head=dict(num_classes=3),
-    mask_head=dict(num_classes=3))
-optim_wrapper = dict(optimizer=dict(lr=0.001))
+    mask_head=dict(num_classes=3, proto_norm=True))
+optim_wrapper = dict(optimizer=dict(lr=0.003))

@@ -40,8 +40,9 @@ class Method:
             dataset, relative to the repository root.
         seeds (tuple[int]): seeds trained by default.
         prototypes (bool): the method has a prototype mask branch
-            (``mask_head.protonet``): the protocol switches ``proto_norm``
-            on and logs :class:`~projects.core.PrototypeStatsHook`.
+            (``mask_head.protonet``): the protocol logs
+            :class:`~projects.core.PrototypeStatsHook` (the small-data
+            configs of these methods switch ``proto_norm`` on).
     """
     key: str
     config: str
@@ -138,8 +139,7 @@ def run_name(method: Method, seed: int) -> str:
 def _method_lines(method: Method) -> List[str]:
     if not method.prototypes:
         return []
-    return ["model = dict(mask_head=dict(proto_norm=True))",
-            "custom_hooks = [dict(type='PrototypeStatsHook')]"]
+    return ["custom_hooks = [dict(type='PrototypeStatsHook')]"]
 
 
 def _base_line(method: Method, config_dir: str, repo_root: str) -> str:

@@ -15,7 +15,13 @@ markers:
 - ``benchmark.md`` in ``docs/results/<run>/README.md``: that run's
   ``benchmark.md`` (which ``tools/benchmark.py --render`` writes from its
   JSON);
-- ``zoo results`` in README.md: the rows of ``docs/results/<MAIN_RUN>``.
+- ``zoo results`` in README.md: the benchmark protocol's table (mean ±
+  std over seeds, ``docs/results/<PROTOCOL_RUN>``, written by
+  ``tools/protocol.py``); before that folder has runs, the rows of
+  ``docs/results/<MAIN_RUN>``;
+- ``protocol`` in ``configs/<method>/README.md``: the protocol table's rows
+  of the folder's methods and, for those with several seeds, which
+  differences to the others are larger than the spread.
 
 ``--check`` writes nothing and exits 1 when a file is out of date (the
 tests run it).
@@ -27,11 +33,16 @@ import os.path as osp
 import sys
 from typing import Dict, Iterator, List, Optional, Tuple
 
+import dataclasses
+
+from projects.benchmark import protocol_report
 from projects.benchmark.metafiles import MethodIndex
+from projects.benchmark.protocol import FERAL_CATS, Protocol
 from projects.benchmark.report import train_memory_mib
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MAIN_RUN = 'fruits_nuts_cpu'  # the run README.md shows
+MAIN_RUN = 'fruits_nuts_cpu'  # the run README.md showed before the protocol
+PROTOCOL_RUN = 'feral_cats_cpu'  # the protocol's results README.md shows
 
 
 def _ap(row: dict, kind: str) -> str:
@@ -120,13 +131,51 @@ def update(page: str, new_table: str, name: str = 'results') -> str:
     return f'{head}{begin}\n{new_table.strip()}\n{end}{tail}'
 
 
+def protocol_blocks(index: MethodIndex, proto: Protocol = FERAL_CATS,
+                    run: str = PROTOCOL_RUN) -> Dict[str, str]:
+    """``{'README.md': table, 'configs/<method>': rows and spread}`` from
+    the protocol's results folder; empty when it has no finished run."""
+    out = osp.join(ROOT, 'docs', 'results', run)
+    runs = protocol_report.load_runs(out)
+    if not runs:
+        return {}
+    bench = protocol_report.load_benchmark(out)
+    link = f'docs/results/{run}/README.md'
+    blocks = {'README.md': protocol_report.results_table(
+        proto, runs, bench, index) + (
+            f'\n\nProtocol: [docs/protocol.md](docs/protocol.md); every run, '
+            f'the learning curves, the lr probe and the cost: [{run}]'
+            f'({link}).')}
+    spread = protocol_report.separations(proto, runs)
+    for folder in sorted({osp.dirname(m.config) for m in proto.methods}):
+        mine = tuple(m for m in proto.methods
+                     if osp.dirname(m.config) == folder)
+        keys = {m.key for m in mine}
+        lines = [ln for ln in spread
+                 if set(ln[2:].split(':')[0].split(' vs ')) & keys]
+        blocks[folder] = '\n'.join([
+            protocol_report.results_table(
+                dataclasses.replace(proto, methods=mine), runs, bench, index),
+            '', 'Against the spread of the seeds (the difference of the means '
+            'against the sum of the standard deviations):', '',
+            *(lines or ['- no comparison yet (needs 2+ seeds on both '
+                        'sides)']), '',
+            f'Protocol and every run: [{run}](../../{link}).'])
+    return blocks
+
+
 def targets(runs: List[Tuple[str, dict]],
             index: MethodIndex) -> Iterator[Tuple[str, str, str]]:
     """(file, block name, new content) for every table of the docs."""
+    proto_blocks = protocol_blocks(index)
     for meta in index.files:
         folder = osp.dirname(meta)
         yield osp.join(folder, 'README.md'), 'results', table(
             folder, runs, method_names(index, folder))
+        rel = osp.relpath(folder, ROOT)
+        if rel in proto_blocks:
+            yield osp.join(folder, 'README.md'), 'protocol', \
+                proto_blocks[rel]
     for run, _ in runs:
         run_dir = osp.dirname(run)
         page = osp.join(run_dir, 'README.md')
@@ -136,7 +185,10 @@ def targets(runs: List[Tuple[str, dict]],
                 yield page, 'benchmark.md', f.read()
     main_run = [r for r in runs if osp.basename(osp.dirname(r[0])) ==
                 MAIN_RUN]
-    if main_run:
+    if 'README.md' in proto_blocks:
+        yield osp.join(ROOT, 'README.md'), 'zoo results', \
+            proto_blocks['README.md']
+    elif main_run:
         yield osp.join(ROOT, 'README.md'), 'zoo results', table(
             ROOT, main_run, method_names(index))
 

@@ -1,0 +1,4 @@
+# the committed small-data recipe (proto_norm and the protocol's lr) with
+# the prototype statistics logged
+_base_ = '../../../../configs/sais/sais_r50_fpn_1xb2-200i_fruits-nuts-384.py'
+custom_hooks = [dict(type='PrototypeStatsHook')]
