@@ -216,13 +216,10 @@ def probe_markers(out: str) -> Tuple[str, str]:
             f'<!-- lr probe {name}: end -->')
 
 
-def write_report(proto: Protocol, out: str,
-                 protocol_doc: Optional[str] = None) -> str:
-    """Writes the generated part of ``out``/README.md (between
-    :data:`BEGIN` and :data:`END`, the rest of the file is kept) and the
-    curves PNG; and, when ``protocol_doc`` has the folder's
-    :func:`probe_markers`, the probe table and chosen lrs there. Returns
-    the README's path."""
+def report_blocks(proto: Protocol, out: str) -> Tuple[str, str]:
+    """The generated text of a results folder: the README block (between
+    :data:`BEGIN` and :data:`END`, markers included) and the probe table
+    (for the protocol document). Reads the folder, writes nothing."""
     probes = load_probes(proto, out)
     choice_path = osp.join(out, 'probe', 'choice.json')
     choice = {}
@@ -230,20 +227,14 @@ def write_report(proto: Protocol, out: str,
         with open(choice_path) as f:
             choice = json.load(f)
     runs = load_runs(out)
-    bench = load_benchmark(out)
     probe_md = probe_table(proto, probes, choice)
-    if protocol_doc:
-        replace_block(protocol_doc, *probe_markers(out), probe_md)
-    index = MethodIndex()
-    if runs:
-        plot_curves(proto, runs, osp.join(out, CURVES))
     missing = [f'{m.key} (seeds {", ".join(map(str, m.seeds))})'
                for m in proto.methods
                if {r.seed for r in runs.get(m.key, [])} < set(m.seeds)]
     parts = [
         BEGIN,
         '## Results (val split, mean ± std over seeds, %)', '',
-        results_table(proto, runs, bench, index), '',
+        results_table(proto, runs, load_benchmark(out), MethodIndex()), '',
         'Not finished yet: ' + (', '.join(missing) or 'none') + '.', '',
         '### Differences against the spread', '',
         *(separations(proto, runs) or ['- no two methods with 2+ seeds']),
@@ -252,12 +243,26 @@ def write_report(proto: Protocol, out: str,
         f'{proto.probe_window[0] + 1}-{proto.probe_window[1]})', '',
         probe_md, '', '## Cost', '',
         *cost_lines(out, probes, runs), END]
+    return '\n'.join(parts), probe_md
+
+
+def write_report(proto: Protocol, out: str,
+                 protocol_doc: Optional[str] = None) -> str:
+    """Writes :func:`report_blocks` into ``out``/README.md (the rest of the
+    file is kept) and, when ``protocol_doc`` has the folder's
+    :func:`probe_markers`, the probe table there; draws the learning
+    curves. Returns the README's path."""
+    block, probe_md = report_blocks(proto, out)
+    if protocol_doc:
+        replace_block(protocol_doc, *probe_markers(out), probe_md)
+    runs = load_runs(out)
+    if runs:
+        plot_curves(proto, runs, osp.join(out, CURVES))
     readme = osp.join(out, 'README.md')
     text = ''
     if osp.isfile(readme):
         with open(readme) as f:
             text = f.read()
-    block = '\n'.join(parts)
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         text = head + block + rest.split(END, 1)[1]

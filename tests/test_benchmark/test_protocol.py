@@ -159,3 +159,18 @@ def test_report_mean_std_and_spread(tmp_path):
     assert (tmp_path / 'learning_curves.png').stat().st_size > 10000
     write_report(PROTO, out)  # again: the block is replaced, not added
     assert readme.read_text().count('## Results') == 1
+
+
+def test_committed_protocol_report_is_what_its_records_give():
+    """docs/results/feral_cats_cpu/README.md and the probe table of
+    docs/protocol.md are generated from the committed records (run
+    `python tools/protocol.py --stage report` after adding any)."""
+    from projects.benchmark.protocol_report import (probe_markers,
+                                                    report_blocks)
+    out = osp.join(ROOT, 'docs', 'results', 'feral_cats_cpu')
+    block, probe_md = report_blocks(PROTO, out)
+    with open(osp.join(out, 'README.md')) as f:
+        assert block in f.read()
+    begin, end = probe_markers(out)
+    with open(osp.join(ROOT, 'docs', 'protocol.md')) as f:
+        assert f'{begin}\n{probe_md}\n{end}' in f.read()
