@@ -334,6 +334,6 @@ def learning_curve(records: Sequence[dict]) -> List[dict]:
         it = r['step']
         curve.append(dict(
             iter=it, train_s=round(train_seconds(records, it), 1),
-            segm_mAP=100 * r.get('coco/segm_mAP', 0.0),
-            bbox_mAP=100 * r.get('coco/bbox_mAP', 0.0)))
+            segm_mAP=round(100 * r.get('coco/segm_mAP', 0.0), 2),
+            bbox_mAP=round(100 * r.get('coco/bbox_mAP', 0.0), 2)))
     return curve

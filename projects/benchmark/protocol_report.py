@@ -127,6 +127,8 @@ def results_table(proto: Protocol, runs: dict, bench: dict,
             fmt_mean_std([r.curve[-1]['train_s'] / 60 for r in recs
                           if r.curve])
         ])
+    if not rows:
+        rows.append(['no finished run yet'] + [''] * (len(cols) - 1))
     return markdown(cols, rows)
 
 
@@ -158,14 +160,16 @@ def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
     colours = plt.get_cmap('tab10')
     for i, method in enumerate(proto.methods):
         for j, rec in enumerate(runs.get(method.key, [])):
-            xs = [0] + [p['iter'] for p in rec.curve]
-            ts = [0] + [p['train_s'] / 60 for p in rec.curve]
-            ys = [0] + [p['segm_mAP'] for p in rec.curve]
+            xs = [p['iter'] for p in rec.curve]
+            ts = [p['train_s'] / 60 for p in rec.curve]
+            ys = [p['segm_mAP'] for p in rec.curve]
             kw = dict(color=colours(i % 10), marker='o', ms=3, lw=1.2,
                       label=method.key if j == 0 else None)
             axes[0].plot(xs, ys, **kw)
             axes[1].plot(ts, ys, **kw)
     axes[0].set_xlabel('iteration (batch 2)')
+    axes[0].set_xlim(left=0)
+    axes[1].set_xlim(left=0)
     axes[1].set_xlabel('training wall time, min (validation excluded)')
     for ax in axes:
         ax.set_ylabel('val mask AP (%)')
