@@ -12,8 +12,9 @@ Stages, in order (all four by default):
   window is the method's lr (:func:`projects.benchmark.protocol.probe_score`).
 * ``train``: each method trains its seeds at that lr for the whole budget,
   validated at ``val_at`` (learning curves).
-* ``memory``: ``tools/benchmark.py`` on the seed-0 weights: latency,
-  FLOPs, training step time, peak memory and the training state.
+* ``memory``: ``tools/benchmark.py`` on the seed-0 weights of the methods
+  not benchmarked yet: latency, FLOPs, training step time, peak memory
+  and the training state.
 * ``report``: the table (mean ± std over seeds), the curves and the probe
   figures, into ``--out``/README.md.
 
@@ -25,7 +26,6 @@ does not train by default). Each training is its own ``tools/train.py``
 process; its output goes to ``<work-root>/.../train.out``.
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
@@ -226,23 +226,30 @@ def train_stage(proto: P.Protocol, args, lrs: dict) -> None:
 
 
 def memory_stage(proto: P.Protocol, args) -> None:
-    """tools/benchmark.py on every method's seed-0 weights, into
-    ``--out``/memory/<timestamp> (skipped when one is there)."""
-    out = osp.join(args.out, 'memory')
-    if glob.glob(osp.join(out, '*', 'benchmark.json')):
-        return
+    """tools/benchmark.py on the seed-0 weights of every selected method
+    that has them and no row in ``--out``/memory yet, in one process (its
+    models alternate within each timing round), into
+    ``--out``/memory/<timestamp>."""
+    from projects.benchmark.protocol_report import load_benchmark
+    done = load_benchmark(args.out)
     configs, ckpts = [], []
-    for method in proto.methods:
+    for method in args.methods:
         ckpt = osp.join(args.work_root, 'runs', P.run_name(method, 0),
                         f'iter_{proto.max_iters}.pth')
+        row = done.get(osp.normpath(method.config))
+        if row and not row.get('error'):
+            continue
         if not osp.isfile(ckpt):
             print(f'[protocol] memory: {method.key} has no seed-0 weights '
-                  f'yet ({ckpt}); stage skipped', flush=True)
-            return
+                  f'yet ({ckpt})', flush=True)
+            continue
         configs.append(method.config)
         ckpts.append(ckpt)
+    if not configs:
+        return
     cmd = [sys.executable, 'tools/benchmark.py', *configs, '--checkpoint',
-           *ckpts, '--device', args.device, '--out-dir', out]
+           *ckpts, '--device', args.device, '--out-dir',
+           osp.join(args.out, 'memory')]
     print('[protocol]', ' '.join(cmd), flush=True)
     if not args.dry_run:
         subprocess.check_call(cmd, cwd=REPO)

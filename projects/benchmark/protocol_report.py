@@ -64,13 +64,19 @@ def load_probes(proto: Protocol, out: str) -> Dict[str, Dict[float, dict]]:
 
 
 def load_benchmark(out: str) -> Dict[str, dict]:
-    """Rows of the newest ``memory/*/benchmark.json`` by config path."""
-    paths = sorted(glob.glob(osp.join(out, 'memory', '*', 'benchmark.json')))
-    if not paths:
-        return {}
-    with open(paths[-1]) as f:
-        data = json.load(f)
-    return {osp.normpath(r['config']): r for r in data.get('rows', [])}
+    """Benchmark rows by config path over every ``memory/*/benchmark.json``
+    of the folder (the memory stage runs whichever methods have weights,
+    so runs add up); a newer run's row of a config replaces an older one,
+    a row with an error never replaces one without."""
+    rows: Dict[str, dict] = {}
+    for path in sorted(glob.glob(osp.join(out, 'memory', '*',
+                                          'benchmark.json'))):
+        with open(path) as f:
+            for row in json.load(f).get('rows', []):
+                key = osp.normpath(row['config'])
+                if not row.get('error') or key not in rows:
+                    rows[key] = row
+    return rows
 
 
 def ap_values(recs: List[RunRecord], key: str) -> List[float]:

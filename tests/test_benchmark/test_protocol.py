@@ -174,3 +174,22 @@ def test_committed_protocol_report_is_what_its_records_give():
     begin, end = probe_markers(out)
     with open(osp.join(ROOT, 'docs', 'protocol.md')) as f:
         assert f'{begin}\n{probe_md}\n{end}' in f.read()
+
+
+def test_memory_runs_add_up_newest_first_errors_never_win(tmp_path):
+    from projects.benchmark.protocol_report import load_benchmark
+
+    def bench(stamp, rows):
+        d = tmp_path / 'memory' / stamp
+        d.mkdir(parents=True)
+        (d / 'benchmark.json').write_text(json.dumps(dict(rows=rows)))
+
+    bench('20261129_100000', [dict(config='a.py', train=dict(x=1)),
+                              dict(config='b.py', train=dict(x=1))])
+    bench('20261129_110000', [dict(config='b.py', train=dict(x=2)),
+                              dict(config='a.py', error='killed'),
+                              dict(config='c.py', error='oom')])
+    rows = load_benchmark(str(tmp_path))
+    assert rows['a.py']['train'] == dict(x=1)
+    assert rows['b.py']['train'] == dict(x=2)
+    assert rows['c.py']['error'] == 'oom'
