@@ -213,7 +213,8 @@ def read_scalars(work_dir: str) -> List[dict]:
     """Every record MMEngine's LocalVisBackend wrote under ``work_dir``,
     over all its (resumed) runs: training records sorted by ``iter``, a
     later run's record replacing an earlier one of the same iteration,
-    then validation records sorted by ``step``.
+    then validation records sorted by ``step`` (a validation that
+    detected nothing has no ``coco/`` keys: COCO's AP is 0 there).
 
     Args:
         work_dir (str): an MMEngine work dir (``<timestamp>/vis_data/
@@ -233,7 +234,9 @@ def read_scalars(work_dir: str) -> List[dict]:
                 rec = json.loads(line)
                 if 'iter' in rec:
                     train[rec['iter']] = rec
-                elif any(k.startswith('coco/') for k in rec):
+                elif 'step' in rec:
+                    # a validation; without coco/ keys when nothing was
+                    # detected (mmdet's CocoMetric returns {}): AP 0
                     val[rec['step']] = rec
     return ([train[k] for k in sorted(train)] +
             [val[k] for k in sorted(val)])

@@ -97,6 +97,8 @@ def test_scalars_of_a_resumed_run_are_merged(tmp_path):
     # iteration 20, which repeats iteration 30 with another loss
     write_scalars(tmp_path, '20261129_100000', [
         dict(iter=10, step=10, loss=3.0, time=2.0),
+        # the validation at 10 detected nothing: no coco/ keys
+        dict(data_time=0.1, time=0.5, step=10),
         dict(iter=20, step=20, loss=2.0, time=2.0),
         {'coco/segm_mAP': 0.01, 'coco/bbox_mAP': 0.02, 'step': 20},
         dict(iter=30, step=30, loss=1.5, time=2.0)])
@@ -105,11 +107,13 @@ def test_scalars_of_a_resumed_run_are_merged(tmp_path):
         dict(iter=40, step=40, loss=1.2, time=3.0),
         {'coco/segm_mAP': 0.05, 'coco/bbox_mAP': 0.04, 'step': 40}])
     records = P.read_scalars(str(tmp_path))
-    assert [r.get('iter') for r in records] == [10, 20, 30, 40, None, None]
+    assert [r.get('iter') for r in records] == [10, 20, 30, 40, None, None,
+                                                None]
     assert records[2]['loss'] == 1.4
     assert P.final_metrics(records, 40)['coco/segm_mAP'] == 0.05
     assert P.train_seconds(records, 40) == 10 * (2 + 2 + 3 + 3)
     assert P.learning_curve(records) == [
+        dict(iter=10, train_s=20.0, segm_mAP=0.0, bbox_mAP=0.0),
         dict(iter=20, train_s=40.0, segm_mAP=1.0, bbox_mAP=2.0),
         dict(iter=40, train_s=100.0, segm_mAP=5.0, bbox_mAP=4.0)]
     # the probe's score over (20, 40]: records 30 and 40
