@@ -12,6 +12,7 @@ import math
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
+from .headline import MEMORY_KEY
 from .metafiles import MethodIndex
 from .protocol import Protocol, RunRecord, lr_tag, probe_name, probe_score
 from .report import _median_iqr, markdown, train_memory_mib, train_state_mib
@@ -156,6 +157,35 @@ def separations(proto: Protocol, runs: dict) -> List[str]:
     return lines
 
 
+def memory_lines(proto: Protocol, bench: dict,
+                 index: MethodIndex) -> List[str]:
+    """For every pair of methods whose papers report a peak training
+    memory (metafiles' ``Training Memory (GB)``): the ratio of their
+    training state (autograd's saved tensors + parameters + gradients +
+    optimizer state, the same on every device) and of their peak memory,
+    against the papers' ratio."""
+    found = []
+    for method in proto.methods:
+        name = index.lookup(method.config)
+        row = bench.get(osp.normpath(method.config))
+        paper = index.paper_figure(name, MEMORY_KEY) if name else None
+        if row and paper and train_state_mib(row):
+            found.append((name, row, paper))
+    lines = []
+    for i, (a, ra, pa) in enumerate(found):
+        for b, rb, pb in found[i + 1:]:
+            lines.append(
+                f'- {a} / {b}: training state {train_state_mib(ra):.0f} / '
+                f'{train_state_mib(rb):.0f} MiB = '
+                f'**{train_state_mib(ra) / train_state_mib(rb):.2f}**; '
+                f'peak memory {train_memory_mib(ra):.0f} / '
+                f'{train_memory_mib(rb):.0f} MiB = '
+                f'{train_memory_mib(ra) / train_memory_mib(rb):.2f}; '
+                f'papers {pa[0]:g} / {pb[0]:g} GB = {pa[0] / pb[0]:.2f} '
+                f'({pa[1]}; {pb[1]})')
+    return lines
+
+
 def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
     """Mask AP against iterations and against training wall time, one
     line per run (a method's seeds share its colour)."""
@@ -237,6 +267,7 @@ def report_blocks(proto: Protocol, out: str) -> Tuple[str, str]:
         with open(choice_path) as f:
             choice = json.load(f)
     runs = load_runs(out)
+    bench, index = load_benchmark(out), MethodIndex()
     probe_md = probe_table(proto, probes, choice)
     missing = [f'{m.key} (seeds {", ".join(map(str, m.seeds))})'
                for m in proto.methods
@@ -244,8 +275,11 @@ def report_blocks(proto: Protocol, out: str) -> Tuple[str, str]:
     parts = [
         BEGIN,
         '## Results (val split, mean ± std over seeds, %)', '',
-        results_table(proto, runs, load_benchmark(out), MethodIndex()), '',
+        results_table(proto, runs, bench, index), '',
         'Not finished yet: ' + (', '.join(missing) or 'none') + '.', '',
+        '### Training memory against the papers', '',
+        *(memory_lines(proto, bench, index) or
+          ['- no pair with paper figures benchmarked yet']), '',
         '### Differences against the spread', '',
         *(separations(proto, runs) or ['- no two methods with 2+ seeds']),
         '', f'![learning curves]({CURVES})' if runs else '', '',

@@ -197,3 +197,19 @@ def test_memory_runs_add_up_newest_first_errors_never_win(tmp_path):
     assert rows['a.py']['train'] == dict(x=1)
     assert rows['b.py']['train'] == dict(x=2)
     assert rows['c.py']['error'] == 'oom'
+
+
+def test_memory_ratio_against_the_papers():
+    from projects.benchmark.metafiles import MethodIndex
+    from projects.benchmark.protocol_report import memory_lines
+    bench = {
+        osp.normpath(PROTO.method('sais').config):
+        dict(train=dict(train_state_mib=800.0, peak_rss_mib=1500.0)),
+        osp.normpath(PROTO.method('yolact').config):
+        dict(train=dict(train_state_mib=1000.0, peak_rss_mib=1600.0)),
+    }
+    lines = memory_lines(PROTO, bench, MethodIndex())
+    assert len(lines) == 1
+    assert lines[0].startswith('- SAIS / YOLACT: training state 800 / 1000 '
+                               'MiB = **0.80**; peak memory 1500 / 1600 MiB '
+                               '= 0.94; papers 1.8 / 3.8 GB = 0.47')
