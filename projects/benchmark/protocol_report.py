@@ -269,9 +269,12 @@ def report_blocks(proto: Protocol, out: str) -> Tuple[str, str]:
     runs = load_runs(out)
     bench, index = load_benchmark(out), MethodIndex()
     probe_md = probe_table(proto, probes, choice)
-    missing = [f'{m.key} (seeds {", ".join(map(str, m.seeds))})'
-               for m in proto.methods
-               if {r.seed for r in runs.get(m.key, [])} < set(m.seeds)]
+    missing = []
+    for m in proto.methods:
+        left = sorted(set(m.seeds) - {r.seed for r in runs.get(m.key, [])})
+        if left:
+            missing.append(f'{m.key} (seed{"s" * (len(left) > 1)} '
+                           f'{", ".join(map(str, left))})')
     parts = [
         BEGIN,
         '## Results (val split, mean ± std over seeds, %)', '',

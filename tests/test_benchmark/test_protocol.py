@@ -159,7 +159,7 @@ def test_report_mean_std_and_spread(tmp_path):
     text = readme.read_text()
     assert text.startswith('# hand-written head\n')
     assert '| 11.0 ± 1.0 |' in text and '| 5.0 |' in text
-    assert 'Not finished yet: yolactpp (seeds 0)' in text
+    assert 'Not finished yet: yolactpp (seed 0), yolo_mask (seed 0)' in text
     assert (tmp_path / 'learning_curves.png').stat().st_size > 10000
     write_report(PROTO, out)  # again: the block is replaced, not added
     assert readme.read_text().count('## Results') == 1
