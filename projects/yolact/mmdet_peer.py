@@ -23,9 +23,15 @@ def mmdet_yolact_model(model: ConfigDict) -> ConfigDict:
         mmdet's ``iou_thr`` instead of ``nms``.
 
     Raises:
-        ValueError: if the config uses heads or an NMS mmdet does not have.
+        ValueError: if the config uses heads, an NMS or ``proto_norm``
+            that mmdet does not have.
     """
     model = copy.deepcopy(model)
+    if model.mask_head.pop('proto_norm', False):
+        raise ValueError("model.mask_head.proto_norm=True has no mmdet "
+                         "counterpart (mmdet's YOLACTProtonet has no "
+                         'normalised prototypes); set it to False on both '
+                         'models to compare them')
     for key in ('bbox_head', 'mask_head'):
         if model[key].type not in MMDET_TYPES:
             raise ValueError(f'model.{key}.type={model[key].type!r} has no '

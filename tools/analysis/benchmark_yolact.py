@@ -160,6 +160,9 @@ def benchmark_model(args) -> None:
     register_all_modules()
     cfg = Config.fromfile(args.config)
     cfg.model.backbone.init_cfg = None
+    # mmdet's YOLACT has no normalised prototypes (the small-data recipe's
+    # proto_norm, a parameter-free layer): both models run the paper's
+    cfg.model.mask_head.proto_norm = False
     torch.manual_seed(args.seed)
     ours = MODELS.build(cfg.model).eval()
     if args.checkpoint:

@@ -26,8 +26,10 @@ def _cfg():
 
 @pytest.fixture(scope='module')
 def peers(fruits_nuts):
-    """(ours, mmdet's, batch): one set of random weights, one real image."""
+    """(ours, mmdet's, batch): one set of random weights, one real image;
+    YOLACT as the paper's (no ``proto_norm``, which mmdet does not have)."""
     cfg = _cfg()
+    cfg.model.mask_head.proto_norm = False
     torch.manual_seed(0)
     ours = MODELS.build(cfg.model).eval()
     theirs = MODELS.build(mmdet_yolact_model(cfg.model)).eval()
@@ -110,3 +112,17 @@ def test_unknown_nms_type_is_named(peers):
     ours, _, batch = peers
     with pytest.raises(ValueError, match="'soft_nms'"):
         _predict(ours, batch, nms=dict(type='soft_nms', iou_threshold=0.5))
+
+
+def test_the_mmdet_peer_of_a_proto_norm_model_is_refused_by_name():
+    """mmdet's YOLACTProtonet has no ``proto_norm``: the small-data configs
+    switch it on, so the peer is built from the paper's setting and a
+    config that keeps it on is named, not passed on to mmdet."""
+    cfg = _cfg()
+    assert cfg.model.mask_head.proto_norm is True
+    with pytest.raises(ValueError, match='mask_head.proto_norm'):
+        mmdet_yolact_model(cfg.model)
+    cfg.model.mask_head.proto_norm = False
+    peer = mmdet_yolact_model(cfg.model)
+    assert 'proto_norm' not in peer.mask_head
+    MODELS.build(peer)
