@@ -143,10 +143,7 @@ def probe_stage(proto: P.Protocol, args) -> dict:
     """Runs the missing probes; returns ``{method: lr}`` for every method
     whose probes are all done (also written to ``probe/choice.json``)."""
     choice_path = osp.join(args.out, 'probe', 'choice.json')
-    choices = {}
-    if osp.isfile(choice_path):
-        with open(choice_path) as f:
-            choices = json.load(f)
+    choices = P.load_choices(args.out)
     for method in args.methods:
         scores = {}
         for lr in proto.lr_grid:
@@ -261,11 +258,10 @@ def main(argv=None) -> None:
     proto = P.PROTOCOLS[args.protocol]
     os.chdir(REPO)
     os.makedirs(args.out, exist_ok=True)
-    lrs = {}
-    if 'probe' in args.stage or 'train' in args.stage:
-        lrs = probe_stage(proto, args) if 'probe' in args.stage else \
-            probe_stage(proto, argparse.Namespace(
-                **{**vars(args), 'methods': []}))
+    if 'probe' in args.stage:
+        lrs = probe_stage(proto, args)
+    else:
+        lrs = {k: v['lr'] for k, v in P.load_choices(args.out).items()}
     if 'train' in args.stage:
         train_stage(proto, args, lrs)
     if 'memory' in args.stage:

@@ -209,6 +209,16 @@ def train_config(protocol: Protocol, method: Method, lr: float, seed: int,
         *_method_lines(method), ''])
 
 
+def load_choices(out: str) -> Dict[str, dict]:
+    """``{method: {'lr': ..., 'scores': {...}}}`` of the results folder's
+    ``probe/choice.json`` (empty before any method's probes are done)."""
+    path = osp.join(out, 'probe', 'choice.json')
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def read_scalars(work_dir: str) -> List[dict]:
     """Every record MMEngine's LocalVisBackend wrote under ``work_dir``,
     over all its (resumed) runs: training records sorted by ``iter``, a

@@ -14,7 +14,8 @@ from typing import Dict, List, Optional, Tuple
 
 from .headline import MEMORY_KEY
 from .metafiles import MethodIndex
-from .protocol import Protocol, RunRecord, lr_tag, probe_name, probe_score
+from .protocol import (Protocol, RunRecord, load_choices, lr_tag, probe_name,
+                       probe_score)
 from .report import _median_iqr, markdown, train_memory_mib, train_state_mib
 
 AP_KEYS = (('AP', 'segm_mAP'), ('AP50', 'segm_mAP_50'),
@@ -261,11 +262,7 @@ def report_blocks(proto: Protocol, out: str) -> Tuple[str, str]:
     :data:`BEGIN` and :data:`END`, markers included) and the probe table
     (for the protocol document). Reads the folder, writes nothing."""
     probes = load_probes(proto, out)
-    choice_path = osp.join(out, 'probe', 'choice.json')
-    choice = {}
-    if osp.isfile(choice_path):
-        with open(choice_path) as f:
-            choice = json.load(f)
+    choice = load_choices(out)
     runs = load_runs(out)
     bench, index = load_benchmark(out), MethodIndex()
     probe_md = probe_table(proto, probes, choice)
