@@ -3,6 +3,6 @@
 Importing :mod:`projects` registers every head of the zoo in MMDetection's
 ``MODELS`` registry; configs do it through ``custom_imports``.
 """
-from . import core, sais, solo, yolact, yolo_mask  # noqa: F401
+from . import condinst, core, sais, solo, yolact, yolo_mask  # noqa: F401
 
-__all__ = ['core', 'sais', 'solo', 'yolact', 'yolo_mask']
+__all__ = ['condinst', 'core', 'sais', 'solo', 'yolact', 'yolo_mask']
