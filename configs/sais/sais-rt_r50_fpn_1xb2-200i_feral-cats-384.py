@@ -1,0 +1,19 @@
+# SAIS-RT R50-FPN on feral_cats (191 training photos, 1 class): the zoo's
+# short CPU run (384x384, batch 2, 200 iterations) from the offline
+# self-supervised ResNet-50 init.
+_base_ = [
+    '../_base_/models/sais-rt_r50_fpn.py',
+    '../_base_/datasets/feral_cats_instance.py',
+    '../_base_/schedules/schedule_small_data.py',
+    '../_base_/models/selfsup_init.py'
+]
+# The small-data recipe of the prototype methods (issue 12,
+# docs/protocol.md): prototypes normalised before their last ReLU, so that
+# they cannot all die (docs/results/prototype_collapse), and the lr that the
+# protocol's probe picked on feral_cats (docs/results/feral_cats_cpu/probe)
+# for SAIS, kept so that SAIS-RT differs from SAIS only in its network.
+model = dict(
+    _base_.selfsup_init,
+    bbox_head=dict(num_classes=1),
+    mask_head=dict(proto_norm=True))
+optim_wrapper = dict(optimizer=dict(lr=0.001))
