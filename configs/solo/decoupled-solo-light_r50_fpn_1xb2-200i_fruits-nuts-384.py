@@ -8,9 +8,13 @@ _base_ = [
     '../_base_/models/decoupled_solo_light_r50_fpn.py',
     '../_base_/datasets/fruits_nuts_instance.py',
     '../_base_/schedules/schedule_small_data.py',
-    '../_base_/models/selfsup_init.py'
+    '../_base_/models/selfsup_init.py',
+    '../_base_/models/solo_small_data.py'
 ]
 model = dict(
     _base_.selfsup_init,
     mask_head=dict(num_classes=3))
-optim_wrapper = dict(optimizer=dict(lr=0.00125))
+# the small-data recipe: the mask branch at 30x the lr
+# (configs/_base_/models/solo_small_data.py)
+optim_wrapper = dict(
+    optimizer=dict(lr=0.00125), paramwise_cfg=_base_.solo_mask_lr_mult)

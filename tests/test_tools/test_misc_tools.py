@@ -81,3 +81,15 @@ def test_prototype_collapse_tables_are_the_committed_scalars(capsys):
     runs = capsys.readouterr().out.strip()
     assert f'<!-- probe table: begin -->\n{probes}\n' in page
     assert f'<!-- runs: begin -->\n{runs}\n' in page
+
+
+def test_solo_small_data_table_is_the_committed_scalars(capsys):
+    """docs/results/solo_small_data/README.md shows what its
+    probe_table.py prints from the committed per-iteration scalars."""
+    script = load_script('docs/results/solo_small_data/probe_table.py')
+    with open(osp.join(ROOT, 'docs', 'results', 'solo_small_data',
+                       'README.md')) as f:
+        page = f.read()
+    script.main()
+    table = capsys.readouterr().out.strip()
+    assert f'<!-- probe table: begin -->\n{table}\n' in page

@@ -5,3 +5,6 @@ val_cfg = None
 val_dataloader = None
 val_evaluator = None
 
+# these probes predate the small-data recipe's mask-branch lr multiplier
+# (configs/_base_/models/solo_small_data.py): run without it
+optim_wrapper = dict(paramwise_cfg=dict(_delete_=True))
