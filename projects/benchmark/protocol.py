@@ -43,11 +43,15 @@ class Method:
             (``mask_head.protonet``): the protocol logs
             :class:`~projects.core.PrototypeStatsHook` (the small-data
             configs of these methods switch ``proto_norm`` on).
+        masks (bool): the method predicts masks; False for a box detector
+            (FCOS), whose mask AP the report leaves out instead of
+            counting COCO's 0.
     """
     key: str
     config: str
     seeds: Tuple[int, ...] = (0, )
     prototypes: bool = False
+    masks: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,21 @@ FERAL_CATS = Protocol(
         Method('solov2',
                'configs/solo/solov2_r50_fpn_1xb2-200i_feral-cats-384.py',
                (0, 1, 2)),
+        Method('sais_rt',
+               'configs/sais/sais-rt_r50_fpn_1xb2-200i_feral-cats-384.py',
+               (0, ), True),
+        Method('blendmask', 'configs/blendmask/'
+               'blendmask_r50_fpn_1xb2-200i_feral-cats-384.py', (0, 1, 2)),
+        Method('blendmask_rt', 'configs/blendmask/'
+               'blendmask-rt_r50_fpn_1xb2-200i_feral-cats-384.py'),
+        Method('condinst', 'configs/condinst/'
+               'condinst_r50_fpn_1xb2-200i_feral-cats-384.py', (0, 1, 2)),
+        Method('condinst_rt', 'configs/condinst/'
+               'condinst-rt_r50_fpn_1xb2-200i_feral-cats-384.py'),
+        Method('fcos', 'configs/fcos/fcos_r50_fpn_1xb2-200i_feral-cats-384.py',
+               masks=False),
+        Method('mask_rcnn', 'configs/mask_rcnn/'
+               'mask-rcnn_r50_fpn_1xb2-200i_feral-cats-384.py', (0, 1, 2)),
     ))
 
 PROTOCOLS = {p.name: p for p in (FERAL_CATS, )}

@@ -128,7 +128,9 @@ def results_table(proto: Protocol, runs: dict, bench: dict,
             f'{index.lookup(method.config) or method.key} '
             f'(`{osp.basename(method.config)[:-3]}`)',
             ', '.join(str(r.seed) for r in recs), lr_tag(recs[0].lr),
-            *[fmt_mean_std(ap_values(recs, k)) for _, k in AP_KEYS],
+            *[fmt_mean_std(ap_values(recs, k))
+              if method.masks or not k.startswith('segm') else '-'
+              for _, k in AP_KEYS],
             _median_iqr((row.get('latency_stats') or {}).get('total')),
             f'{mem:.0f} MiB' if mem else '-',
             f'{state:.0f} MiB' if state else '-',
@@ -145,7 +147,8 @@ def separations(proto: Protocol, runs: dict) -> List[str]:
     mask AP means differ by more than the sum of their standard
     deviations (the spread)."""
     lines = []
-    multi = [m.key for m in proto.methods if len(runs.get(m.key, [])) > 1]
+    multi = [m.key for m in proto.methods
+             if m.masks and len(runs.get(m.key, [])) > 1]
     for i, a in enumerate(multi):
         for b in multi[i + 1:]:
             (ma, sa), (mb, sb) = (mean_std(ap_values(runs[k], 'segm_mAP'))
@@ -189,13 +192,16 @@ def memory_lines(proto: Protocol, bench: dict,
 
 def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
     """Mask AP against iterations and against training wall time, one
-    line per run (a method's seeds share its colour)."""
+    line per run (a method's seeds share its colour); box detectors
+    (``Method.masks`` False) are left out."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
     colours = plt.get_cmap('tab10')
     for i, method in enumerate(proto.methods):
+        if not method.masks:
+            continue
         for j, rec in enumerate(runs.get(method.key, [])):
             xs = [p['iter'] for p in rec.curve]
             ts = [p['train_s'] / 60 for p in rec.curve]

@@ -82,7 +82,7 @@ def test_val_points_mmengine_cannot_express_are_refused(tmp_path):
 
 def test_unknown_method_names_the_ones_there_are():
     with pytest.raises(KeyError, match='sais, yolact'):
-        PROTO.method('blendmask')
+        PROTO.method('no_such_method')
 
 
 def write_scalars(work_dir, stamp, records):
@@ -163,6 +163,32 @@ def test_report_mean_std_and_spread(tmp_path):
     assert (tmp_path / 'learning_curves.png').stat().st_size > 10000
     write_report(PROTO, out)  # again: the block is replaced, not added
     assert readme.read_text().count('## Results') == 1
+
+
+def test_box_only_method_shows_no_mask_ap(tmp_path):
+    """FCOS predicts no masks: its mask AP columns read '-' (not COCO's 0
+    of an empty result), its box AP is there, and it joins no mask AP
+    comparison."""
+    from projects.benchmark.protocol_report import results_table
+    from projects.benchmark.metafiles import MethodIndex
+    out = str(tmp_path)
+    proto = P.Protocol('t', (P.Method('sais', 'a.py', (0, 1)),
+                             P.Method('fcos', 'b.py', (0, 1), masks=False)))
+    for seed in (0, 1):
+        run_record(out, 'sais', seed, 0.1 + seed / 100)
+        P.RunRecord(method='fcos', seed=seed, lr=0.001, config='b.py',
+                    device='cpu (test)',
+                    metrics={'coco/bbox_mAP': 0.2 + seed / 100},
+                    curve=[dict(iter=200, train_s=600.0, segm_mAP=0.0,
+                                bbox_mAP=20.0)]).save(
+                        osp.join(out, 'runs', f'fcos_s{seed}', 'run.json'))
+    runs = load_runs(out)
+    table = results_table(proto, runs, {}, MethodIndex())
+    fcos = [line for line in table.splitlines() if '`b`' in line][0]
+    cells = [c.strip() for c in fcos.split('|')[1:-1]]
+    assert cells[3:9] == ['-'] * 6  # AP .. APl
+    assert cells[9] == '20.5 ± 0.7'  # box AP
+    assert separations(proto, runs) == []
 
 
 def test_committed_protocol_report_is_what_its_records_give():

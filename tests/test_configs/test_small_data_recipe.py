@@ -28,7 +28,7 @@ def test_small_data_configs_follow_the_protocol(method):
         choice = json.load(f)
     for path in small_data_configs(method):
         cfg = Config.fromfile(path)
-        head = cfg.model.mask_head
+        head = cfg.model.get('mask_head') or {}  # FCOS, Mask R-CNN: none
         assert head.get('proto_norm', False) is method.prototypes, path
         if method.key in choice:
             assert cfg.optim_wrapper.optimizer.lr == \

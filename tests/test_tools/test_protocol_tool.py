@@ -29,7 +29,7 @@ def test_train_without_a_probed_lr_says_so(tmp_path):
 
 
 def test_unknown_method_is_refused_with_the_known_ones(tmp_path):
-    r = run_tool('tools/protocol.py', '--method', 'blendmask', '--out',
+    r = run_tool('tools/protocol.py', '--method', 'no_such_method', '--out',
                  str(tmp_path))
     assert r.returncode == 2
-    assert "no method 'blendmask'" in r.stderr and 'sais, yolact' in r.stderr
+    assert "no method 'no_such_method'" in r.stderr and 'sais, yolact' in r.stderr
