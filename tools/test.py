@@ -9,8 +9,15 @@ Beyond mmdet's arguments:
   ``<prefix>.segm.json``) without evaluating;
 * the metrics are written as JSON to ``<work_dir>/<timestamp>/
   test_metrics.json`` (read by tools/benchmark.py ``--ap-from``);
-* checkpoints load under torch's ``weights_only=True`` default, and an
-  existing ``--out`` file is never overwritten.
+* checkpoints load under torch's ``weights_only=True`` default; one that
+  pickles code is refused with its own message
+  (``projects.core.checkpoint.load_safe_checkpoint``), and an existing
+  ``--out`` file is never overwritten;
+* the class names and the test split are checked before the Runner starts,
+  as in tools/train.py;
+* a model that detects nothing gets COCO's AP table with zeros and a
+  warning (``projects.core.empty_results.ZooCocoMetric``), not mmdet's
+  ``The testing results of the whole dataset is empty`` and no table.
 """
 import argparse
 import json
@@ -81,22 +88,33 @@ def main():
     from mmdet.engine.hooks.utils import trigger_visualization_hook
     from mmdet.evaluation import DumpDetResults
     from mmdet.utils import setup_cache_size_limit_of_dynamo
-    from projects.core.checkpoint import allow_mmengine_checkpoints
+    from projects.core.checkpoint import (UnreadableCheckpointError,
+                                          UnsafeCheckpointError,
+                                          allow_mmengine_checkpoints,
+                                          load_safe_checkpoint)
+    from projects.core.class_check import check_classes
     from projects.core.distributed import setup_cpu_distributed
+    from projects.core.empty_results import use_zoo_coco_metric
     from projects.core.run_checks import (ConfigCheckError, check_data,
-                                          check_model_types, existing_output,
-                                          load_tool_config)
+                                          check_datasets, check_model_types,
+                                          existing_output, load_tool_config)
 
     setup_cache_size_limit_of_dynamo()
     allow_mmengine_checkpoints()
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint {args.checkpoint!r} not found')
+    try:  # pickled code is refused before mmengine opens the file
+        load_safe_checkpoint(args.checkpoint)
+    except (UnsafeCheckpointError, UnreadableCheckpointError) as e:
+        sys.exit(f'error: {e}')
     try:
         cfg = load_tool_config(args.config, args.cfg_options, args.launcher,
                                args.work_dir)
     except ConfigCheckError as e:
         sys.exit(f'error: {e}')
     cfg.load_from = args.checkpoint
+    # no detection at all gives COCO's table with zeros and a warning
+    use_zoo_coco_metric(cfg.get('test_evaluator'))
 
     if args.eval:
         unknown = [m for m in args.eval if m not in COCO_METRICS]
@@ -120,6 +138,8 @@ def main():
     try:
         check_model_types(cfg)
         check_data(cfg, ['test_dataloader'])
+        check_classes(cfg, ['test_dataloader'])
+        check_datasets(cfg, ['test_dataloader'])
         existing_output(args.out)
     except ConfigCheckError as e:
         sys.exit(f'error: {e}')

@@ -7,7 +7,15 @@ Differences from mmdet's tools/train.py:
   tools/test.py work right after training;
 * data paths, model types and the work_dir are checked before the Runner
   starts: a bad config stops with the key at fault, and a new run never
-  overwrites an earlier run's checkpoints (``--overwrite`` to allow it).
+  overwrites an earlier run's checkpoints (``--overwrite`` to allow it);
+* the class names are checked against the annotation files (or read from
+  them) and the heads' ``num_classes`` against them
+  (``projects.core.class_check``), and the train and val splits are checked
+  (``projects.core.dataset_check``): a broken image or annotation stops the
+  run before its first iteration, naming the file and the field;
+* ``--resume`` (auto) takes the newest readable checkpoint, skipping a
+  truncated one with a message (``projects.core.resume``); a checkpoint
+  that pickles code is refused in every loading path.
 """
 import argparse
 import os
@@ -53,11 +61,16 @@ def main():
     from mmengine.runner import Runner
 
     from mmdet.utils import setup_cache_size_limit_of_dynamo
-    from projects.core.checkpoint import allow_mmengine_checkpoints
+    from projects.core.checkpoint import (UnreadableCheckpointError,
+                                          UnsafeCheckpointError,
+                                          allow_mmengine_checkpoints,
+                                          load_safe_checkpoint)
+    from projects.core.class_check import check_classes
     from projects.core.distributed import setup_cpu_distributed
+    from projects.core.resume import find_resumable_checkpoint
     from projects.core.run_checks import (ConfigCheckError, check_data,
-                                          check_model_types, check_work_dir,
-                                          load_tool_config)
+                                          check_datasets, check_model_types,
+                                          check_work_dir, load_tool_config)
 
     setup_cache_size_limit_of_dynamo()
     allow_mmengine_checkpoints()
@@ -77,17 +90,35 @@ def main():
         cfg.auto_scale_lr.enable = True
 
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        # the newest readable checkpoint; a truncated one is skipped with a
+        # message (mmengine would follow work_dir/last_checkpoint blindly)
+        try:
+            found = find_resumable_checkpoint(cfg.work_dir)
+        except UnsafeCheckpointError as e:
+            sys.exit(f'error: --resume: {e}')
+        if found is None:
+            print(f'--resume: no readable checkpoint in {cfg.work_dir}; '
+                  'starting from scratch')
+        cfg.resume = found is not None
+        cfg.load_from = found
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             sys.exit(f'error: --resume checkpoint {args.resume!r} not found')
         cfg.resume = True
         cfg.load_from = args.resume
+    if cfg.get('load_from') and osp.isfile(cfg.load_from):
+        # refuse pickled code with a clear message before mmengine loads it
+        try:
+            load_safe_checkpoint(cfg.load_from)
+        except (UnsafeCheckpointError, UnreadableCheckpointError) as e:
+            sys.exit(f'error: {"--resume" if args.resume else "load_from"}: '
+                     f'{e}')
 
     try:
         check_model_types(cfg)
         check_data(cfg, ['train_dataloader', 'val_dataloader'])
+        check_classes(cfg)
+        check_datasets(cfg, ['train_dataloader', 'val_dataloader'])
         check_work_dir(cfg.work_dir, bool(args.resume), args.overwrite)
     except ConfigCheckError as e:
         sys.exit(f'error: {e}')

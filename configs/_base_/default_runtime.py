@@ -8,9 +8,20 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1),
+    # written to a temporary name and renamed: a kill never leaves a
+    # truncated checkpoint (projects/core/atomic_backend.py)
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=1,
+        backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    visualization=dict(type='DetVisualizationHook'),
+    # a resumed run draws what the uninterrupted one drew
+    # (projects/core/iter_seed_hook.py)
+    iter_seed=dict(type='IterSeedHook'),
+    # stop at the first NaN/inf loss, before it is checkpointed
+    # (projects/core/nan_guard.py)
+    nan_guard=dict(type='NonFiniteLossHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -100,5 +100,6 @@ def match_record(config: str, checkpoint: Optional[str],
     return dict(path=rec['path'], checkpoint=rec.get('checkpoint'),
                 segm=coco_ap(rec['metrics'], 'segm'),
                 bbox=coco_ap(rec['metrics'], 'bbox'),
-                no_detections=not rec['metrics'],
+                no_detections=(not rec['metrics'] or rec['metrics'].get(
+                    'coco/num_detections') == 0),
                 same_checkpoint=same_checkpoint)

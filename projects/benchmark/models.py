@@ -46,6 +46,9 @@ def build_model(cfg: Config, checkpoint: Optional[str], device: str,
 
     Raises:
         FileNotFoundError: ``checkpoint`` does not exist.
+        UnsafeCheckpointError: ``checkpoint`` pickles code (refused before
+            anything of it is loaded).
+        UnreadableCheckpointError: ``checkpoint`` is truncated or not one.
     """
     import torch
     from mmdet.registry import MODELS
@@ -53,12 +56,15 @@ def build_model(cfg: Config, checkpoint: Optional[str], device: str,
     from mmengine.runner import load_checkpoint
 
     import projects  # noqa: F401  (registers the zoo's modules)
-    from projects.core.checkpoint import allow_mmengine_checkpoints
+    from projects.core.checkpoint import (allow_mmengine_checkpoints,
+                                          load_safe_checkpoint)
 
     register_all_modules()
 
     if checkpoint and not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint}: no such file')
+    if checkpoint:
+        load_safe_checkpoint(checkpoint)  # refuses pickled code first
     model_cfg = ConfigDict(cfg.model)
     strip_pretrained(model_cfg)
     torch.manual_seed(seed)

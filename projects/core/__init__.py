@@ -1,9 +1,19 @@
 """Pieces that several methods of the zoo share, one concept per file."""
-from .checkpoint import MMENGINE_CHECKPOINT_GLOBALS, allow_mmengine_checkpoints
+from .atomic_backend import AtomicLocalBackend, atomic_write_bytes
+from .checkpoint import (MMENGINE_CHECKPOINT_GLOBALS,
+                         UnreadableCheckpointError, UnsafeCheckpointError,
+                         allow_mmengine_checkpoints, load_safe_checkpoint)
+from .empty_results import EmptyResultsCOCO, ZooCocoMetric
+from .iter_seed_hook import IterSeedHook, iteration_seed
+from .nan_guard import NonFiniteLossError, NonFiniteLossHook
 from .prototype_stats import PrototypeStatsHook, prototype_stats
 from .prototypes import Protonet, assemble_masks, crop_masks
 
 __all__ = [
     'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints', 'Protonet',
-    'assemble_masks', 'crop_masks', 'PrototypeStatsHook', 'prototype_stats'
+    'assemble_masks', 'crop_masks', 'PrototypeStatsHook', 'prototype_stats',
+    'AtomicLocalBackend', 'atomic_write_bytes', 'UnreadableCheckpointError',
+    'UnsafeCheckpointError', 'load_safe_checkpoint', 'EmptyResultsCOCO',
+    'ZooCocoMetric', 'IterSeedHook', 'iteration_seed', 'NonFiniteLossError',
+    'NonFiniteLossHook'
 ]

@@ -22,6 +22,7 @@ The fix allows exactly these, instead of loading with
 of every allowed object, so a stand-in registered under that name resolves
 only the four HistoryBuffer methods and refuses anything else.
 """
+import os
 import pickle
 from typing import Callable, List, Tuple, Union
 
@@ -88,3 +89,73 @@ def allow_mmengine_checkpoints() -> None:
     ``weights_only=True``: any other global is still refused.
     """
     torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)
+
+
+class UnsafeCheckpointError(RuntimeError):
+    """A checkpoint pickles a call or class outside the allowed set (for
+    example ``os.system``): loading it could run code, so it is refused."""
+
+
+class UnreadableCheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read: truncated, empty or not a
+    ``torch.save`` file (for example a run killed while writing it)."""
+
+
+def _unsafe_globals(path: str) -> List[str]:
+    """The globals of ``path`` that ``weights_only`` loading refuses
+    (best effort: empty if torch cannot list them)."""
+    try:
+        return list(
+            torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # a legacy (non-zip) file: torch cannot list them
+        return []
+
+
+def load_safe_checkpoint(path: str) -> dict:
+    """Load ``path`` on the CPU with ``weights_only=True`` and the types
+    MMEngine writes (:func:`allow_mmengine_checkpoints`), never running any
+    code the file pickles.
+
+    Every loading path of the zoo calls it first (tools/train.py for
+    ``--resume`` and ``load_from``, tools/test.py, tools/benchmark.py), so a
+    file from elsewhere is refused with its own message before MMEngine's
+    loader, whose torch message is a page long.
+
+    Args:
+        path (str): The checkpoint file.
+
+    Returns:
+        dict: What ``torch.load`` returns (``state_dict``, ``meta``, ...).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        UnsafeCheckpointError: the file pickles a call or class outside
+            torch's and MMEngine's safe set; the message names them.
+        UnreadableCheckpointError: the file is truncated, empty or not a
+            checkpoint.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'checkpoint {path!r}: no such file')
+    allow_mmengine_checkpoints()
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        # torch words every weights_only failure alike; it is an unsafe
+        # file when it names a global, else a damaged one
+        names = _unsafe_globals(path)
+        if not names and 'Unsupported global' not in str(e) and \
+                'only HistoryBuffer' not in str(e):
+            raise UnreadableCheckpointError(
+                f'checkpoint {path!r} cannot be read: '
+                f'{str(e).splitlines()[-1][:200]}') from None
+        names = names or [str(e).splitlines()[-1][:200]]
+        raise UnsafeCheckpointError(
+            f'refusing checkpoint {path!r}: it pickles '
+            f'{", ".join(names)}, which could run code when loaded; only '
+            'tensors, plain containers and MMEngine\'s log types are '
+            'allowed. Re-save its state_dict from a trusted source.'
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise UnreadableCheckpointError(
+            f'checkpoint {path!r} cannot be read ({type(e).__name__}: '
+            f'{str(e).splitlines()[0] if str(e) else ""})') from None

@@ -7,6 +7,7 @@ at fault, and say what to do.
 """
 import difflib
 import glob
+import logging
 import os
 import os.path as osp
 from typing import Iterator, List, Optional, Tuple
@@ -38,8 +39,8 @@ def _data_hint(root: str) -> str:
     where = PUBLIC_DATA.get(name, 'its public source')
     return (f'Run `bash tools/setup.sh`, which links ../shared/data to data/ '
             f'when that folder exists, or download {where} and place it at '
-            f'{root} (COCO layout: images plus a COCO instance JSON), or point '
-            f'the config at another data root (see docs/datasets.md).')
+            f'{root} (COCO layout: images plus a COCO instance JSON), or '
+            f'point the config at another data root (see docs/datasets.md).')
 
 
 def check_data(cfg: Config, splits: List[str]) -> None:
@@ -150,6 +151,61 @@ def check_work_dir(work_dir: str, resume: bool, overwrite: bool) -> None:
             f'work_dir {work_dir!r} already holds checkpoints of an earlier '
             f'run ({names}). Pass --resume to continue it, --work-dir to use '
             f'another folder, or --overwrite to let this run replace them.')
+
+
+def check_datasets(cfg: Config, splits: List[str],
+                   max_listed: int = 20) -> list:
+    """Run the dataset check (:mod:`projects.core.dataset_check`) on splits.
+
+    JSON checks always run; images are decoded when a split has at most
+    ``cfg.dataset_check.decode_max_images`` images (default 500), else only
+    their headers are read. Warnings are logged; fatal problems stop.
+
+    Args:
+        cfg (Config): a loaded config.
+        splits (list[str]): dataloader keys; the first is checked as a
+            training split (no annotation at all is fatal) if its key
+            starts with ``train``.
+        max_listed (int): problems listed in the error message.
+
+    Returns:
+        list[SplitReport]: one per COCO-format split checked.
+
+    Raises:
+        ConfigCheckError: listing the fatal problems with file and field.
+    """
+    from mmengine.logging import print_log
+
+    from .dataset_check import DECODE_MAX_IMAGES, check_coco_split, split_paths
+    options = cfg.get('dataset_check') or {}
+    limit = options.get('decode_max_images', DECODE_MAX_IMAGES)
+    reports, seen = [], set()
+    for split in splits:
+        paths = split_paths(cfg, split)
+        if paths is None or paths in seen:
+            continue
+        seen.add(paths)
+        try:
+            report = check_coco_split(*paths, decode_max_images=limit,
+                                      for_training=split.startswith('train'))
+        except ValueError as e:
+            raise ConfigCheckError(f'{split}.dataset.ann_file: {e}') from e
+        reports.append(report)
+        for p in report.warnings[:max_listed]:
+            print_log(f'dataset check: {p}', logger='current',
+                      level=logging.WARNING)
+        fatal = report.fatal
+        if fatal:
+            more = len(fatal) - max_listed
+            lines = [str(p) for p in fatal[:max_listed]]
+            if more > 0:
+                lines.append(f'... and {more} more')
+            raise ConfigCheckError(
+                f'{cfg.filename}: {split}: the dataset check found '
+                f'{len(fatal)} fatal problem(s) (run `python '
+                f'tools/misc/check_dataset.py {cfg.filename}` for the full '
+                'report):\n' + '\n'.join(lines))
+    return reports
 
 
 def existing_output(path: str) -> None:

@@ -56,8 +56,10 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
+# mmdet's CocoMetric, but a model that detects nothing gets COCO's table
+# with zeros and a warning (projects/core/empty_results.py)
 val_evaluator = dict(
-    type='CocoMetric',
+    type='ZooCocoMetric',
     ann_file=data_root + 'annotations/instances_val2017.json',
     metric=['bbox', 'segm'],
     format_only=False,
