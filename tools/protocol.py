@@ -154,17 +154,32 @@ def probe_stage(proto: P.Protocol, args) -> dict:
                 write(config, P.probe_config(proto, method, lr,
                                              osp.dirname(config), REPO))
                 work_dir = osp.join(args.work_root, 'probe', name)
-                wall = attempt(args, config, work_dir, resume=False)
-                if wall is None:
+                start, stopped = time.time(), None
+                try:
+                    wall = train_process(config, work_dir, args.device,
+                                         False, args.dry_run)
+                except RuntimeError as e:
+                    # a probe the NaN guard stopped is a result (its lr
+                    # diverges), not a failure
+                    with open(osp.join(work_dir, 'train.out')) as f:
+                        stopped = P.non_finite_stop(f.read())
+                    if stopped is None:
+                        args.failed.append(str(e))
+                        print('[protocol] FAILED:', e, flush=True)
+                        continue
+                    wall = time.time() - start
+                if args.dry_run:
                     continue
-                records = P.read_scalars(work_dir)
-                write(out, json.dumps(dict(
-                    method=method.key, lr=lr, device=device_words(
-                        args.device), wall_s=round(wall, 1),
-                    records=records), indent=0))
+                record = dict(method=method.key, lr=lr,
+                              device=device_words(args.device),
+                              wall_s=round(wall, 1),
+                              records=P.read_scalars(work_dir))
+                if stopped:
+                    record['stopped'] = stopped
+                write(out, json.dumps(record, indent=0))
             with open(out) as f:
-                scores[lr] = P.probe_score(json.load(f)['records'],
-                                           proto.probe_window)
+                scores[lr] = P.probe_record_score(json.load(f),
+                                                  proto.probe_window)
         if len(scores) == len(proto.lr_grid):
             choices[method.key] = dict(
                 lr=P.pick_lr(scores),

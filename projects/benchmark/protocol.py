@@ -26,6 +26,7 @@ import json
 import math
 import os
 import os.path as osp
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -288,6 +289,27 @@ def probe_score(records: Sequence[dict], window: Tuple[int, int]) -> float:
     if any(not math.isfinite(v) for v in losses):
         return math.inf
     return sum(losses) / len(losses)
+
+
+NON_FINITE = re.compile(r'NonFiniteLossError: (iteration \d+: non-finite '
+                        r'loss: [^;\n]*)')
+
+
+def non_finite_stop(log_text: str) -> Optional[str]:
+    """Why a training stopped at a NaN/inf loss, from its console log
+    (:class:`~projects.core.nan_guard.NonFiniteLossHook`'s error), e.g.
+    ``'iteration 23: non-finite loss: loss = nan'``; None if it did not."""
+    found = NON_FINITE.search(log_text)
+    return found.group(1) if found else None
+
+
+def probe_record_score(record: dict, window: Tuple[int, int]) -> float:
+    """:func:`probe_score` of a probe record; ``inf`` for a probe that the
+    NaN guard stopped (``record['stopped']``): a diverging lr never wins.
+    """
+    if record.get('stopped'):
+        return math.inf
+    return probe_score(record['records'], window)
 
 
 def pick_lr(scores: Dict[float, float]) -> float:

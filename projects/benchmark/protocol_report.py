@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 from .headline import MEMORY_KEY
 from .metafiles import MethodIndex
 from .protocol import (Protocol, RunRecord, load_choices, lr_tag, probe_name,
-                       probe_score)
+                       probe_record_score)
 from .report import _median_iqr, markdown, train_memory_mib, train_state_mib
 
 AP_KEYS = (('AP', 'segm_mAP'), ('AP50', 'segm_mAP_50'),
@@ -100,7 +100,7 @@ def probe_table(proto: Protocol, probes: dict, choice: dict) -> str:
             if lr not in got:
                 cells.append('-')
                 continue
-            s = probe_score(got[lr]['records'], proto.probe_window)
+            s = probe_record_score(got[lr], proto.probe_window)
             cells.append('NaN' if math.isinf(s) else f'{s:.3f}')
         lr = (choice.get(method.key) or {}).get('lr')
         alive = '-'

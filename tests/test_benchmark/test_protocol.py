@@ -165,6 +165,24 @@ def test_report_mean_std_and_spread(tmp_path):
     assert readme.read_text().count('## Results') == 1
 
 
+def test_probe_stopped_by_the_nan_guard_never_wins():
+    """A probe whose training the NaN guard stopped scores inf (and so is
+    never picked); the reason is read from the guard's error in the log."""
+    from projects.core.nan_guard import NonFiniteLossError
+    err = NonFiniteLossError('iteration 23: non-finite loss: loss = nan, '
+                             'loss_mask = inf; training stopped')
+    log = ('Traceback (most recent call last):\n  ...\n'
+           f'{type(err).__module__}.{type(err).__name__}: {err}\n')
+    assert P.non_finite_stop(log) == \
+        'iteration 23: non-finite loss: loss = nan, loss_mask = inf'
+    assert P.non_finite_stop('Iter(train) [40/40] loss: 2.9\n') is None
+    ok = dict(records=[dict(iter=30, loss=2.0), dict(iter=40, loss=1.0)])
+    assert P.probe_record_score(ok, (20, 40)) == 1.5
+    stopped = dict(ok, stopped='iteration 23: non-finite loss: loss = nan')
+    assert P.probe_record_score(stopped, (20, 40)) == math.inf
+    assert P.pick_lr({0.001: 1.5, 0.01: math.inf}) == 0.001
+
+
 def test_box_only_method_shows_no_mask_ap(tmp_path):
     """FCOS predicts no masks: its mask AP columns read '-' (not COCO's 0
     of an empty result), its box AP is there, and it joins no mask AP
