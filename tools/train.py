@@ -89,11 +89,12 @@ def main():
                      '`auto_scale_lr.base_batch_size` in the config')
         cfg.auto_scale_lr.enable = True
 
+    verified = None  # a checkpoint the resume finder has already loaded
     if args.resume == 'auto':
         # the newest readable checkpoint; a truncated one is skipped with a
         # message (mmengine would follow work_dir/last_checkpoint blindly)
         try:
-            found = find_resumable_checkpoint(cfg.work_dir)
+            found = verified = find_resumable_checkpoint(cfg.work_dir)
         except UnsafeCheckpointError as e:
             sys.exit(f'error: --resume: {e}')
         if found is None:
@@ -106,7 +107,8 @@ def main():
             sys.exit(f'error: --resume checkpoint {args.resume!r} not found')
         cfg.resume = True
         cfg.load_from = args.resume
-    if cfg.get('load_from') and osp.isfile(cfg.load_from):
+    if cfg.get('load_from') and cfg.load_from != verified and \
+            osp.isfile(cfg.load_from):
         # refuse pickled code with a clear message before mmengine loads it
         try:
             load_safe_checkpoint(cfg.load_from)
