@@ -17,7 +17,14 @@ Beyond mmdet's arguments:
   as in tools/train.py;
 * a model that detects nothing gets COCO's AP table with zeros and a
   warning (``projects.core.empty_results.ZooCocoMetric``), not mmdet's
-  ``The testing results of the whole dataset is empty`` and no table.
+  ``The testing results of the whole dataset is empty`` and no table;
+* ``--precision bf16`` runs the network (backbone, neck, heads' forward)
+  under bf16 autocast with post-processing in fp32, ``--channels-last``
+  turns conv weights and the backbone's input to channels-last
+  (``projects.core.inference_precision.InferencePrecisionHook`` in
+  ``custom_hooks``); both are recorded in ``test_metrics.json``
+  (``precision``, ``channels_last``), so that the bf16 mask AP can be set
+  against the fp32 one (tools/benchmark.py ``--ap-from`` keeps them apart).
 """
 import argparse
 import json
@@ -30,7 +37,7 @@ from mmengine.config import DictAction
 COCO_METRICS = ('bbox', 'segm', 'proposal', 'proposal_fast')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='MMDet test (and eval) a model')
     parser.add_argument('config', help='test config file path')
@@ -67,8 +74,15 @@ def parse_args():
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
+    parser.add_argument(
+        '--precision', choices=['fp32', 'bf16'], default='fp32',
+        help='bf16: the network under bf16 autocast, post-processing in '
+        'fp32 (default fp32)')
+    parser.add_argument(
+        '--channels-last', action='store_true',
+        help='conv weights and the backbone input in channels-last memory')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -80,8 +94,39 @@ def _coco_evaluators(cfg):
     return [e for e in evs if 'Coco' in str(e.get('type', ''))]
 
 
-def main():
-    args = parse_args()
+def add_precision_hook(cfg, precision: str, channels_last: bool) -> None:
+    """Append ``InferencePrecisionHook`` to ``cfg.custom_hooks`` unless it
+    would do nothing (fp32 without channels-last).
+
+    Raises:
+        SystemExit: bf16 is not supported on the device the test runs on
+            (the reason names the device and its capability).
+    """
+    if precision == 'fp32' and not channels_last:
+        return
+    import torch
+
+    from projects.core.inference_precision import (  # noqa: F401 registers
+        InferencePrecisionHook, bf16_unsupported_reason)
+    if precision == 'bf16':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        reason = bf16_unsupported_reason(device)
+        if reason:
+            sys.exit(f'error: --precision bf16: {reason}')
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+        dict(type='InferencePrecisionHook', precision=precision,
+             channels_last=channels_last)
+    ]
+    # the dumped config then imports the hook's module itself
+    imports = cfg.get('custom_imports') or dict(imports=[])
+    module = 'projects.core.inference_precision'
+    if module not in imports.get('imports', []):
+        cfg.custom_imports = dict(
+            imports, imports=list(imports.get('imports', [])) + [module])
+
+
+def main(argv=None):
+    args = parse_args(argv)
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
@@ -131,6 +176,7 @@ def main():
         for ev in _coco_evaluators(cfg):
             ev.format_only = True
             ev.outfile_prefix = args.outfile_prefix or '__LOG_DIR__'
+    add_precision_hook(cfg, args.precision, args.channels_last)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
         cfg.default_hooks.visualization.score_thr = args.show_score_thr
@@ -167,6 +213,8 @@ def main():
                 dict(
                     config=args.config,
                     checkpoint=args.checkpoint,
+                    precision=args.precision,
+                    channels_last=args.channels_last,
                     metrics={k: float(v) if isinstance(v, (int, float))
                              else str(v)
                              for k, v in (metrics or {}).items()}),

@@ -4,6 +4,7 @@ from .checkpoint import (MMENGINE_CHECKPOINT_GLOBALS,
                          UnreadableCheckpointError, UnsafeCheckpointError,
                          allow_mmengine_checkpoints, load_safe_checkpoint)
 from .empty_results import EmptyResultsCOCO, ZooCocoMetric
+from .inference_precision import InferencePrecision, InferencePrecisionHook
 from .iter_seed_hook import IterSeedHook, iteration_seed
 from .nan_guard import NonFiniteLossError, NonFiniteLossHook
 from .prototype_stats import PrototypeStatsHook, prototype_stats
@@ -15,5 +16,5 @@ __all__ = [
     'AtomicLocalBackend', 'atomic_write_bytes', 'UnreadableCheckpointError',
     'UnsafeCheckpointError', 'load_safe_checkpoint', 'EmptyResultsCOCO',
     'ZooCocoMetric', 'IterSeedHook', 'iteration_seed', 'NonFiniteLossError',
-    'NonFiniteLossHook'
+    'NonFiniteLossHook', 'InferencePrecision', 'InferencePrecisionHook'
 ]
