@@ -4,7 +4,9 @@
         [--device cpu|cuda] [--ap-from WORK_DIR ...]
         [--out-dir work_dirs/benchmark] [--runs 20] [--warmup 5]
         [--images 4] [--train-steps 5] [--train-warmup 2] [--skip-train]
-        [--metafile-root configs]
+        [--metafile-root configs] [--precision fp32|bf16]
+        [--channels-last] [--compare-bf16] [--roofline JSON]
+        [--onnx ONNX ...]
     python tools/benchmark.py --render RUN/benchmark.json [--out-dir DIR]
 
 Per config:
@@ -27,9 +29,20 @@ Per config:
   of the forward + trainable parameters + gradients + optimizer state, MiB
   (:mod:`projects.benchmark.saved_memory`);
 * box and mask AP from tools/test.py's ``test_metrics.json`` under the
-  ``--ap-from`` work dirs (newest of the config, preferring the benchmarked
-  checkpoint). An empty metrics dict (mmdet's CocoMetric when nothing was
-  detected) counts as AP 0. No AP is ever typed in.
+  ``--ap-from`` work dirs (newest fp32 one of the config, preferring the
+  benchmarked checkpoint; a bf16 one, ``tools/test.py --precision bf16``,
+  goes to the precision table). An empty metrics dict (mmdet's CocoMetric
+  when nothing was detected) counts as AP 0. No AP is ever typed in;
+* ``--precision``/``--channels-last``: the precision and layout of the
+  main timing (:class:`projects.core.inference_precision.
+  InferencePrecision`: the network in bf16 autocast, post-processing in
+  fp32); ``--compare-bf16`` also times fp32, bf16 and bf16 channels-last
+  in the same rounds and adds the precision table (fp32 ms, bf16 ms in the
+  faster layout, ORT ms, the network's GMAC/s and its % of the machine's
+  fp32 conv peak: ``--roofline`` JSON of tools/analysis/cpu_roofline.py,
+  else measured on CPU at the start); ``--onnx``, one ONNX file per config
+  (``none`` to skip), times ONNX Runtime (``projects.deploy.OrtDetector``)
+  in the same rounds (:mod:`projects.benchmark.precision`).
 
 ``--checkpoint`` gives one checkpoint per config, in order (``none`` for a
 seeded random init). A config that fails to load, build or run gets its
@@ -101,6 +114,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--skip-train', action='store_true')
     p.add_argument('--seed', type=int, default=0,
                    help='seed of random weights (checkpoint "none")')
+    p.add_argument('--precision', choices=['fp32', 'bf16'], default='fp32',
+                   help='main timing: the network in bf16 autocast '
+                   '(post-processing fp32); default fp32')
+    p.add_argument('--channels-last', action='store_true',
+                   help='main timing: channels-last conv weights and input')
+    p.add_argument('--compare-bf16', action='store_true',
+                   help='also time fp32, bf16 and bf16 channels-last; add '
+                   'the precision table')
+    p.add_argument('--roofline', metavar='JSON',
+                   help='tools/analysis/cpu_roofline.py output for "% of '
+                   'fp32 peak" (default: measure the conv case first)')
+    p.add_argument('--onnx', nargs='+', metavar='ONNX',
+                   help='one per config ("none": skip): time ONNX Runtime')
     args = p.parse_args(argv)
     if args.render and args.configs:
         p.error('--render takes no CONFIG: it re-renders the run in JSON')
@@ -110,6 +136,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f'--checkpoint: {len(args.checkpoint)} given for '
                 f'{len(args.configs)} configs; give one per config '
                 '("none" for random weights)')
+    if args.onnx and len(args.onnx) != len(args.configs):
+        p.error(f'--onnx: {len(args.onnx)} given for {len(args.configs)} '
+                'configs; give one per config ("none" to skip)')
+    if args.roofline and not osp.isfile(args.roofline):
+        p.error(f'--roofline {args.roofline}: no such file')
     for name in ('runs', 'images', 'train_steps'):
         if getattr(args, name) < 1:
             p.error(f'--{name.replace("_", "-")} must be at least 1')
@@ -156,16 +187,23 @@ def prepare(row: dict, args, index) -> dict:
         row['complexity'] = complexity(model, batches[0])
     except Exception as e:  # FLOPs are one cell; the row goes on
         row['complexity_error'] = _error(e)
-    timer = StageTimer(model, args.device)
+    from projects.benchmark.precision import load_ort, time_once
+    state = dict(timer=StageTimer(model, args.device), batches=batches,
+                 model=model, variants=[row['variant'], *row['variants']])
+    if row.get('ort'):
+        try:
+            state['ort'] = load_ort(model, row['ort']['onnx'])
+        except Exception as e:  # the ORT cell says so; the row goes on
+            row['ort_error'] = _error(e)
     for i in range(args.warmup):
-        timer(batches[i % n])
-    return dict(timer=timer, batches=batches, model=model)
+        time_once(state, None, batches[i % n], reverse=i % 2 == 1)
+    return state
 
 
 def time_rounds(rows: dict, live: dict, args, progress) -> None:
     """``--runs`` rounds; each runs every live config once on its next
     image, in alternating order."""
-    from projects.benchmark import STAGES
+    from projects.benchmark.precision import time_once
 
     names = list(live)
     for r in progress(range(args.runs), desc='timing rounds', leave=False):
@@ -174,15 +212,11 @@ def time_rounds(rows: dict, live: dict, args, progress) -> None:
                 continue
             row, state = rows[name], live[name]
             try:
-                ms = state['timer'](state['batches'][r % len(
-                    state['batches'])])
+                time_once(state, row, state['batches'][r % len(
+                    state['batches'])], reverse=r % 2 == 1)
             except Exception as e:
                 row['error'] = f'timing: {_error(e)}'
                 live.pop(name)['timer'].close()
-                continue
-            for stage in STAGES:
-                row['latency_ms'][stage].append(ms[stage])
-            row['detections'].append(ms['detections'])
 
 
 def train(row: dict, args) -> None:
@@ -280,7 +314,11 @@ def main(argv=None) -> str:
     import projects  # noqa: F401  (registers the zoo's modules)
     from projects.benchmark import (STAGES, MetafileError, MethodIndex,
                                     find_test_metrics, match_record, render)
+    from projects.benchmark.precision import (new_row_fields,
+                                              summarise_variants,
+                                              variants_to_time)
     from projects.benchmark.report import stats
+    from projects.benchmark.roofline import measure
 
     if args.device == 'cuda' and not torch.cuda.is_available():
         sys.exit('error: --device cuda: torch sees no CUDA device')
@@ -298,18 +336,29 @@ def main(argv=None) -> str:
     def progress(it, **kw):
         return tqdm(it, file=sys.stderr, dynamic_ncols=True, **kw)
 
+    roofline = None
+    if args.roofline:
+        with open(args.roofline) as f:
+            roofline = json.load(f)
+    elif args.compare_bf16 and args.device == 'cpu':
+        roofline = measure(('conv3x3', ), note='measured by tools/benchmark.py'
+                           ' before the configs')
     rows, live = {}, {}
     ckpts = args.checkpoint or [None] * len(args.configs)
-    for config, ckpt in progress(list(zip(args.configs, ckpts)),
-                                 desc='configs: build, FLOPs, warm-up'):
+    onnxs = args.onnx or [None] * len(args.configs)
+    for config, ckpt, onnx in progress(
+            list(zip(args.configs, ckpts, onnxs)),
+            desc='configs: build, FLOPs, warm-up'):
         ckpt = None if ckpt in (None, 'none') else ckpt
+        onnx = None if onnx in (None, 'none') else onnx
         name = osp.splitext(osp.basename(config))[0]
         while name in rows:
             name += "'"
         row = rows[name] = dict(
             name=name, config=config, checkpoint=ckpt,
-            latency_ms={s: [] for s in STAGES},
-            detections=[])
+            latency_ms={s: [] for s in STAGES}, detections=[],
+            **new_row_fields(variants_to_time(
+                args.precision, args.channels_last, args.compare_bf16), onnx))
         try:
             live[name] = prepare(row, args, index)
         except Exception as e:
@@ -318,6 +367,9 @@ def main(argv=None) -> str:
         ap = match_record(config, ckpt, records)
         if ap:
             row['ap'] = ap
+        ap = match_record(config, ckpt, records, precision='bf16')
+        if ap:
+            row['ap_bf16'] = ap
 
     time_rounds(rows, live, args, progress)
     for state in live.values():
@@ -326,6 +378,7 @@ def main(argv=None) -> str:
     for row in rows.values():
         row['latency_stats'] = {
             k: stats(v) for k, v in row['latency_ms'].items() if v}
+        summarise_variants(row)
 
     if not args.skip_train:
         for row in progress([r for r in rows.values() if not r.get('error')],
@@ -336,6 +389,8 @@ def main(argv=None) -> str:
         argv if argv is not None else sys.argv[1:])
     data = dict(command=command, time=stamp, environment=environment(args),
                 settings=vars(args), rows=list(rows.values()))
+    if roofline:
+        data['roofline'] = roofline
     md, ratios, left_out = render(data, out_dir, index)
     with open(osp.join(out_dir, 'benchmark.json'), 'w') as f:
         json.dump(dict(data, memory_ratios=ratios, plot_left_out=left_out),

@@ -3,15 +3,19 @@
 training step and memory in a separate process (with the device-independent
 training state: saved tensors, parameters, gradients, optimizer state), AP
 from tools/test.py's ``test_metrics.json``, method names and paper figures
-from the metafiles, and the Table IV report."""
+from the metafiles, the Table IV report, and fp32 against bf16 / ONNX
+Runtime with the machine's measured GMAC/s peak (roofline)."""
 from .coco_results import find_test_metrics, match_record
 from .complexity import KeepOutputs, complexity
 from .headline import headline, memory_ratios, paper_memory
 from .metafiles import MetafileError, MethodIndex, method_of, paper_figure
 from .models import build_model, describe
 from .plot import plot
+from .precision import PRECISION_COLUMNS, precision_row, precision_section
 from .render import render, rename_methods, write_markdown
 from .report import TABLE_COLUMNS
+from .roofline import measure as measure_roofline
+from .roofline import roofline_fraction
 from .saved_memory import SavedTensors, TrainState, measure_train_state
 from .stage_map import (SINGLE_STAGE, TWO_STAGE, StageMap,
                         register_stage_map, stage_map_of)
@@ -24,5 +28,6 @@ __all__ = [
     'paper_figure', 'find_test_metrics', 'match_record', 'TABLE_COLUMNS',
     'memory_ratios', 'paper_memory', 'headline', 'plot', 'render',
     'rename_methods', 'write_markdown', 'SavedTensors', 'TrainState',
-    'measure_train_state'
+    'measure_train_state', 'PRECISION_COLUMNS', 'precision_row',
+    'precision_section', 'measure_roofline', 'roofline_fraction'
 ]

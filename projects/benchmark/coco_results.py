@@ -76,9 +76,12 @@ def coco_ap(metrics: dict, kind: str) -> Optional[Dict[str, float]]:
 
 
 def match_record(config: str, checkpoint: Optional[str],
-                 records: List[dict]) -> Optional[dict]:
-    """The newest record of ``config`` (by file name stem); among them the
-    newest of ``checkpoint`` when one of them names it.
+                 records: List[dict],
+                 precision: str = 'fp32') -> Optional[dict]:
+    """The newest record of ``config`` (by file name stem) tested in
+    ``precision`` (tools/test.py ``--precision``; records without the key
+    are fp32); among them the newest of ``checkpoint`` when one of them
+    names it.
 
     Returns:
         dict | None: ``{path, checkpoint, segm, bbox, no_detections,
@@ -87,7 +90,7 @@ def match_record(config: str, checkpoint: Optional[str],
         checkpoint benchmarked).
     """
     mine = [r for r in records if config_stem(r['config']) ==
-            config_stem(config)]
+            config_stem(config) and r.get('precision', 'fp32') == precision]
     same_checkpoint = None
     if checkpoint:
         same = [r for r in mine if osp.realpath(str(r.get('checkpoint')))

@@ -9,6 +9,7 @@ from typing import List, Optional, Tuple
 from .headline import headline, memory_ratios, paper_memory
 from .metafiles import MethodIndex
 from .plot import plot
+from .precision import has_precision, precision_section
 from .report import (TABLE_COLUMNS, TRAIN_STATE_NOTE, breakdown_columns,
                      breakdown_row, has_train_state, markdown, table_row)
 
@@ -36,11 +37,23 @@ def run_header(data: dict) -> str:
             f"Training: {s['train_steps']} timed steps after "
             f"{s['train_warmup']}, at the config's batch size, each config "
             f'in its own process; train memory is {memory}. AP, box AP: '
-            'COCO mask / box AP (%) from tools/test.py.')
+            'COCO mask / box AP (%) from tools/test.py.' +
+            _precision_note(s))
+
+
+def _precision_note(settings: dict) -> str:
+    """What the main timing ran in, when not fp32 NCHW (runs from before
+    the option render as they did)."""
+    precision = settings.get('precision', 'fp32')
+    if precision == 'fp32' and not settings.get('channels_last'):
+        return ''
+    layout = ', channels-last' if settings.get('channels_last') else ''
+    return (f' Table IV and the breakdown: the network in {precision}'
+            f'{layout} (projects/core/inference_precision.py).')
 
 
 def write_markdown(rows: List[dict], path: str, header: str,
-                   paper: dict) -> str:
+                   paper: dict, roofline: Optional[dict] = None) -> str:
     """Write the tables and headline ratios to ``path``; return the text.
 
     Args:
@@ -48,8 +61,13 @@ def write_markdown(rows: List[dict], path: str, header: str,
         path (str): the Markdown file.
         header (str): :func:`run_header`.
         paper (dict): method -> (GB, source), see :func:`paper_memory`.
+        roofline (dict, optional): the machine's peaks
+            (:func:`projects.benchmark.roofline.measure`), for the
+            precision table's "% of fp32 peak".
     """
     state = has_train_state(rows)
+    precision = [precision_section(rows, roofline)] \
+        if has_precision(rows) else []
     text = '\n\n'.join([
         header,
         markdown(TABLE_COLUMNS, [table_row(r) for r in rows]),
@@ -57,6 +75,7 @@ def write_markdown(rows: List[dict], path: str, header: str,
         'training step' + (f'; {TRAIN_STATE_NOTE}' if state else '') + ':',
         markdown(breakdown_columns(rows),
                  [breakdown_row(r, state) for r in rows]),
+        *precision,
         headline(rows, paper)
     ]) + '\n'
     with open(path, 'w') as f:
@@ -115,7 +134,7 @@ def render(data: dict, out_dir: str,
     rows, env = data['rows'], data['environment']
     paper = paper_memory(rows, index)
     md = write_markdown(rows, osp.join(out_dir, MARKDOWN), run_header(data),
-                        paper)
+                        paper, data.get('roofline'))
     left_out = plot(rows, osp.join(out_dir, PLOT),
                     f"{env['device']}: {env.get('gpu') or env['cpu']}")
     return md, memory_ratios(rows, paper), left_out
