@@ -10,6 +10,7 @@ YOLACT's sampling results, loss and semantic head, so SAIS could reuse neither
 the layers nor the assembly without carrying YOLACT's training logic along.
 The module and functions here are the method-independent part.
 """
+import functools
 from typing import Optional, Tuple
 
 import torch
@@ -156,11 +157,14 @@ def crop_masks(masks: Tensor,
     return torch.where(inside, masks, masks.new_tensor(fill))
 
 
+@functools.lru_cache(maxsize=64)
 def _bilinear_taps(in_size: int, out_size: int,
                    device: torch.device) -> Tuple[Tensor, ...]:
     """Source taps of ``F.interpolate(mode='bilinear', align_corners=False)``
     along one axis: for every output pixel the two source indices (n,) and
-    their weights (n,), as PyTorch computes them (up to float rounding)."""
+    their weights (n,), as PyTorch computes them (up to float rounding).
+    Cached per sizes and device (read only): the same few sizes recur for
+    every image of a test set."""
     ratio = float(torch.tensor(in_size / out_size, dtype=torch.float32))
     real = ((torch.arange(out_size, device=device, dtype=torch.float64) +
              0.5) * ratio - 0.5).clamp(min=0).float()
@@ -168,6 +172,16 @@ def _bilinear_taps(in_size: int, out_size: int,
     i1 = (i0 + 1).clamp(max=in_size - 1)
     w1 = (real - i0).clamp(0, 1)
     return i0, i1, 1 - w1, w1
+
+
+def _support(nonzero: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """First and last True index along the last axis of ``nonzero`` (n, L)
+    and whether there is any; (n,) each, on the CPU."""
+    nonzero = nonzero.cpu()
+    idx = torch.arange(nonzero.size(1))
+    first = torch.where(nonzero, idx, nonzero.size(1)).amin(1)
+    last = torch.where(nonzero, idx, -1).amax(1)
+    return first, last, last >= 0
 
 
 def paste_masks(masks: Tensor, out_h: int, out_w: int,
@@ -184,6 +198,12 @@ def paste_masks(masks: Tensor, out_h: int, out_w: int,
     (n, H, W)-sized float interpolation into n box-sized ones. The sums are
     the same as PyTorch's up to float rounding (about 1e-7), so a pixel
     within that distance of ``thr`` may flip (tests count them).
+
+    Separable: each window is first interpolated along x on the few source
+    rows it needs, then along y by gathering those rows, the same products
+    and sums per pixel as interpolating both source rows of every output
+    row along x (the earlier formula; a test checks the masks are
+    identical) at a fraction of the gathers.
 
     Args:
         masks (Tensor): shape (n, h, w), non-negative mask probabilities,
@@ -207,26 +227,29 @@ def paste_masks(masks: Tensor, out_h: int, out_w: int,
         return out
     y0, y1, wy0, wy1 = _bilinear_taps(h, out_h, masks.device)
     x0, x1, wx0, wx1 = _bilinear_taps(w, out_w, masks.device)
-    nonzero = masks != 0
-    rows, cols = nonzero.any(2).cpu(), nonzero.any(1).cpu()
-    for i in range(n):
-        r, c = rows[i].nonzero()[:, 0], cols[i].nonzero()[:, 0]
-        if len(r) == 0 or len(c) == 0:
-            continue
-        # output pixels with a tap in [first, last]; taps are monotone
-        ya = int(torch.searchsorted(y1, int(r[0])))
-        yb = int(torch.searchsorted(y0, int(r[-1]), right=True))
-        xa = int(torch.searchsorted(x1, int(c[0])))
-        xb = int(torch.searchsorted(x0, int(c[-1]), right=True))
+    # rows / columns with a non-zero pixel; amax, not (masks != 0).any():
+    # the same for non-negative masks and on CPU ~20x faster
+    r_first, r_last, r_any = _support(masks.amax(2) > 0)
+    c_first, c_last, c_any = _support(masks.amax(1) > 0)
+    # output pixels with a tap in [first, last]; taps are monotone
+    ya = torch.searchsorted(y1.cpu(), r_first)
+    yb = torch.searchsorted(y0.cpu(), r_last, right=True)
+    xa = torch.searchsorted(x1.cpu(), c_first).tolist()
+    xb = torch.searchsorted(x0.cpu(), c_last, right=True).tolist()
+    keep = r_any & c_any & (ya < yb) & (torch.tensor(xa) < torch.tensor(xb))
+    # the source rows each window needs: [lo, hi)
+    lo = y0.cpu()[ya.clamp(max=out_h - 1)].tolist()
+    hi = (y1.cpu()[(yb - 1).clamp(min=0)] + 1).tolist()
+    ya, yb = ya.tolist(), yb.tolist()
+    wy0, wy1 = wy0[:, None], wy1[:, None]
+    for i in keep.nonzero()[:, 0].tolist():
+        a, b, c, d = ya[i], yb[i], xa[i], xb[i]
         # index_select, not advanced indexing: on CPU the latter is a
         # parallel kernel whose thread start-up costs ~1000x these tiny sizes
-        m = masks[i]
-        top, bottom = m.index_select(0, y0[ya:yb]), m.index_select(
-            0, y1[ya:yb])
-        cx0, cx1, cwx0, cwx1 = x0[xa:xb], x1[xa:xb], wx0[xa:xb], wx1[xa:xb]
-        top = top.index_select(1, cx0) * cwx0 + top.index_select(1, cx1) * cwx1
-        bottom = (bottom.index_select(1, cx0) * cwx0 +
-                  bottom.index_select(1, cx1) * cwx1)
-        out[i, ya:yb, xa:xb] = (top * wy0[ya:yb, None] +
-                                bottom * wy1[ya:yb, None]) > thr
+        m = masks[i, lo[i]:hi[i]]
+        along_x = (m.index_select(1, x0[c:d]) * wx0[c:d] +
+                   m.index_select(1, x1[c:d]) * wx1[c:d])
+        top = along_x.index_select(0, y0[a:b] - lo[i])
+        bottom = along_x.index_select(0, y1[a:b] - lo[i])
+        out[i, a:b, c:d] = (top * wy0[a:b] + bottom * wy1[a:b]) > thr
     return out
