@@ -23,6 +23,10 @@ setup(
         'scipy>=1.11',
         'matplotlib>=3.7',
         'tqdm>=4.65',
+        # ONNX export and its CPU runtime (tools/deployment)
+        'onnx==1.23.2',
+        'onnxscript==0.7.2',
+        'onnxruntime==1.32.0',
     ],
     extras_require={'tests': ['pytest>=8']},
 )

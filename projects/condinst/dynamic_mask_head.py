@@ -10,7 +10,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.models.dense_heads import CondInstMaskHead
-from mmdet.models.utils import aligned_bilinear, relative_coordinate_maps
+from mmdet.models.utils import (aligned_bilinear, multi_apply,
+                                relative_coordinate_maps)
 from mmdet.registry import MODELS
 
 
@@ -81,6 +82,11 @@ class ZooCondInstMaskHead(CondInstMaskHead):
       AdelaiDet's ``parse_dynamic_params`` does.
     - ``forward_single``: ``rel_coords=False`` feeds the mask features
       alone (Table 3's first row, 31.4 vs 35.7 mask AP).
+    - ``forward``: mmdet's, written as two explicit steps,
+      :meth:`forward_dense` (the mask branch F_mask: network) and
+      :meth:`forward_instances` (the dynamic convs of the detections:
+      post-processing), so that an ONNX export runs the first and
+      post-processing the second (:mod:`projects.deploy`).
 
     ``dynamic_conv_forward`` (grouped 1x1 convs, ReLU between layers) and
     the losses and post-processing are mmdet's.
@@ -144,6 +150,50 @@ class ZooCondInstMaskHead(CondInstMaskHead):
             for b, c_out in zip(splits[self.num_layers:], self.bias_nums)
         ]
         return weights, biases
+
+    def forward_dense(self, x: Tuple[Tensor]) -> Tuple[Tensor]:
+        """The mask branch, the dense part of mmdet's ``forward``.
+
+        Args:
+            x (tuple[Tensor]): FPN levels, each (B, C, H_l, W_l).
+
+        Returns:
+            tuple[Tensor]: F_mask, shape (B, C_mask, H, W) at
+            ``mask_feat_stride``.
+        """
+        return (self.mask_feature_head(x), )
+
+    def forward_instances(self, mask_feats: Tensor,
+                          positive_infos: List[InstanceData]) -> tuple:
+        """The dynamic mask head of every image's instances, the
+        per-instance part of mmdet's ``forward``.
+
+        Args:
+            mask_feats (Tensor): shape (B, C_mask, H, W), from
+                :meth:`forward_dense`.
+            positive_infos (list[InstanceData]): per image, see
+                :meth:`forward_single`.
+
+        Returns:
+            tuple[list[Tensor]]: per image, mask logits of shape
+            (N, H * r, W * r).
+        """
+        return multi_apply(self.forward_single, mask_feats, positive_infos)
+
+    def forward(self, x: Tuple[Tensor],
+                positive_infos: List[InstanceData]) -> tuple:
+        """mmdet's forward: :meth:`forward_dense`, then
+        :meth:`forward_instances`.
+
+        Args:
+            x (tuple[Tensor]): FPN levels, each (B, C, H_l, W_l).
+            positive_infos (list[InstanceData]): per image, the positives
+                (training) or detections (test).
+
+        Returns:
+            tuple[list[Tensor]]: see :meth:`forward_instances`.
+        """
+        return self.forward_instances(*self.forward_dense(x), positive_infos)
 
     def forward_single(self, mask_feat: Tensor,
                        positive_info: InstanceData) -> Tuple[Tensor]:
