@@ -1,0 +1,116 @@
+"""Static int8 quantisation of an exported network with onnxruntime.
+
+``onnxruntime.quantization.quantize_static`` in QDQ format, weights int8
+per output channel, activations int8 with ranges calibrated (min-max) on
+real images preprocessed exactly as at inference. Only the network is
+quantised; post-processing stays in float (torch).
+"""
+import glob
+import os
+import os.path as osp
+import tempfile
+from typing import Callable, Iterator, List, Optional, Sequence
+
+from torch import Tensor
+
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+#: Ops quantised by default: the convolutions (and the DCN stand-in's
+#: matrix product). onnxruntime's default list also puts Q/DQ pairs around
+#: InstanceNormalization (how GroupNorm exports), Relu, Resize, Reshape...:
+#: on the trained SAIS fruits_nuts model the masks were as close to fp32
+#: (mean mask IoU 0.980 against 0.977 over 32 detections) but the network
+#: ran in 607 ms instead of 461 ms (fp32: 715 ms; 384 px, 1 thread,
+#: docs/deployment.md).
+QUANTIZED_OPS = ('Conv', 'MatMul')
+
+
+def calibration_images(folder: str, limit: int = 8) -> List[str]:
+    """The first ``limit`` images of ``folder`` (sorted names).
+
+    Args:
+        folder (str): a folder of images (``.jpg``, ``.jpeg``, ``.png``,
+            ``.bmp``), e.g. data/fruits_nuts/images.
+        limit (int): at most this many.
+
+    Returns:
+        list[str]: image paths.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist or has no image.
+    """
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'calibration folder {folder!r}: no such '
+                                'directory')
+    paths = sorted(p for p in glob.glob(osp.join(folder, '*'))
+                   if p.lower().endswith(IMAGE_EXTS))
+    if not paths:
+        raise FileNotFoundError(f'calibration folder {folder!r}: no image '
+                                f'({", ".join(IMAGE_EXTS)})')
+    return paths[:limit]
+
+
+class BatchReader:
+    """``CalibrationDataReader`` over preprocessed batches: what
+    ``quantize_static`` calls ``get_next`` on until it returns None.
+
+    Args:
+        input_name (str): the graph's input name.
+        batches (Sequence): callables or tensors; each gives one input of
+            the graph's fixed shape (N, 3, H, W). Callables are called
+            lazily, so images are read only while calibrating.
+    """
+
+    def __init__(self, input_name: str,
+                 batches: Sequence[Callable[[], Tensor]]) -> None:
+        self.input_name = input_name
+        self._batches: Iterator = iter(batches)
+
+    def get_next(self) -> Optional[dict]:
+        """The next feed dict, or None when done."""
+        batch = next(self._batches, None)
+        if batch is None:
+            return None
+        tensor = batch() if callable(batch) else batch
+        return {self.input_name: tensor.detach().cpu().float().numpy()}
+
+
+def quantize_int8(fp32_path: str, int8_path: str,
+                  batches: Sequence[Callable[[], Tensor]],
+                  input_name: str = 'inputs',
+                  op_types: Sequence[str] = QUANTIZED_OPS) -> str:
+    """Write an int8 (QDQ, per-channel) copy of an fp32 ONNX network.
+
+    The fp32 graph is first pre-processed as onnxruntime recommends
+    (``quant_pre_process``: symbolic shape inference and graph
+    optimisation), then quantised with min-max calibration on ``batches``.
+
+    Args:
+        fp32_path (str): the exported fp32 graph.
+        int8_path (str): where to write the quantised graph.
+        batches (Sequence): calibration inputs, see :class:`BatchReader`.
+        input_name (str): the graph's input name.
+        op_types (Sequence[str]): ONNX ops quantised (their weights and
+            input activations); default :data:`QUANTIZED_OPS`.
+
+    Returns:
+        str: ``int8_path``.
+
+    Raises:
+        ValueError: ``batches`` is empty.
+    """
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    if len(batches) == 0:
+        raise ValueError('quantize_int8 needs at least one calibration batch')
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = osp.join(tmp, 'prepared.onnx')
+        quant_pre_process(fp32_path, prepared)
+        os.makedirs(osp.dirname(osp.abspath(int8_path)), exist_ok=True)
+        quantize_static(
+            prepared, int8_path, BatchReader(input_name, batches),
+            op_types_to_quantize=list(op_types),
+            quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax)
+    return int8_path

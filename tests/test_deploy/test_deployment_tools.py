@@ -1,0 +1,66 @@
+"""tools/deployment/export_onnx.py and onnx_infer.py on the tiny SAIS
+(random weights) and a real fruits_nuts image, and their early errors."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from conftest import ROOT, TINY_CFG, load_script
+
+YOLACTPP_CFG = osp.join(
+    ROOT, 'configs/yolact/yolactpp_r50-dcn_fpn_1xb2-200i_fruits-nuts-384.py')
+
+
+@pytest.fixture(scope='module')
+def tools():
+    return (load_script('tools/deployment/export_onnx.py'),
+            load_script('tools/deployment/onnx_infer.py'))
+
+
+def test_missing_files_are_named(tools, tmp_path):
+    export, infer = tools
+    with pytest.raises(SystemExit, match="checkpoint '.*nope.pth' not found"):
+        export.main([TINY_CFG, str(tmp_path / 'nope.pth'), '--out',
+                     str(tmp_path / 'm.onnx')])
+    with pytest.raises(SystemExit, match="ONNX model '.*m.onnx' not found"):
+        infer.main([TINY_CFG, str(tmp_path / 'm.onnx'), TINY_CFG])
+
+
+@pytest.mark.slow
+def test_export_then_infer(tools, tmp_path, fruits_nuts, monkeypatch,
+                           capsys):
+    from projects.deploy import OrtDetector, load_detector
+    export, infer = tools
+    monkeypatch.chdir(ROOT)  # the config's data_root is relative
+    torch.manual_seed(0)
+    ckpt = str(tmp_path / 'tiny.pth')
+    model = load_detector(Config.fromfile(TINY_CFG))
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    onnx_path = str(tmp_path / 'tiny.onnx')
+
+    result = export.main([TINY_CFG, ckpt, '--out', onnx_path])
+    out = capsys.readouterr().out
+    assert 'input (1, 3, 256, 256) from data/fruits_nuts/images/' in out
+    assert 'bbox_head.cls_scores.0' in out and 'mask_head.prototypes' in out
+    agree = result['agreement']
+    assert agree['num_ref'] == agree['num_test'] == agree['matched'] == 20
+    assert agree['min_mask_iou'] >= 0.98
+    assert result['max_abs_diff'] < 1e-3 and result['size_mib'] > 1
+
+    image = osp.join(fruits_nuts, 'images', '11.jpg')
+    samples = infer.main([TINY_CFG, onnx_path, image, '--out-dir',
+                          str(tmp_path / 'vis'), '--score-thr', '0'])
+    out = capsys.readouterr().out
+    assert f'{image}: 20 detections with score >= 0.0' in out
+    assert osp.isfile(tmp_path / 'vis' / '11.jpg')
+    pred = samples[0].pred_instances
+    assert pred.masks.shape[1:] == (600, 800)  # the original image size
+
+    # YOLACT++ re-scores in post-processing: its weights are needed
+    with pytest.raises(SystemExit, match='mask_head.maskiou_net run in '
+                       'post-processing.*--checkpoint'):
+        infer.main([YOLACTPP_CFG, onnx_path, image])
+    yolactpp = load_detector(Config.fromfile(YOLACTPP_CFG))
+    with pytest.raises(ValueError, match='export it from this config'):
+        OrtDetector(yolactpp, onnx_path)

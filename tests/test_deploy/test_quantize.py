@@ -1,0 +1,57 @@
+"""Static int8 quantisation (QDQ, per channel) of a small exported conv
+net calibrated on real fruits_nuts images."""
+import os.path as osp
+
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from torch import nn
+
+from projects.deploy.quantize import (BatchReader, calibration_images,
+                                      quantize_int8)
+
+
+def _real_batches(folder, num):
+    import cv2
+    out = []
+    for path in calibration_images(folder, num):
+        img = cv2.resize(cv2.imread(path), (64, 64)).astype('float32')
+        x = torch.from_numpy(img).permute(2, 0, 1)[None] / 255.
+        out.append(x)
+    return out
+
+
+def test_int8_net_is_quantised_and_stays_close(tmp_path, fruits_nuts):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(16, 8, 3, stride=2, padding=1)).eval()
+    fp32 = str(tmp_path / 'net.onnx')
+    torch.onnx.export(net, (torch.zeros(1, 3, 64, 64), ), fp32,
+                      input_names=['inputs'], opset_version=17,
+                      dynamo=False)
+    batches = _real_batches(osp.join(fruits_nuts, 'images'), 4)
+    int8 = quantize_int8(fp32, str(tmp_path / 'net_int8.onnx'),
+                         [lambda b=b: b for b in batches[:3]])
+    ops = [n.op_type for n in onnx.load(int8).graph.node]
+    assert ops.count('QuantizeLinear') >= 2  # both convs' inputs
+    assert ops.count('Conv') == 2
+    session = ort.InferenceSession(int8, providers=['CPUExecutionProvider'])
+    x = batches[3]  # not a calibration image
+    got = torch.from_numpy(session.run(None, {'inputs': x.numpy()})[0])
+    with torch.no_grad():
+        ref = net(x)
+    err = (got - ref).abs().max() / ref.abs().max()
+    assert 0 < err < 0.05  # quantised (not exact), yet close
+
+
+def test_calibration_inputs(tmp_path, fruits_nuts):
+    paths = calibration_images(osp.join(fruits_nuts, 'images'), 2)
+    assert len(paths) == 2 and all(p.endswith('.jpg') for p in paths)
+    with pytest.raises(FileNotFoundError, match='no image'):
+        calibration_images(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='no such directory'):
+        calibration_images(str(tmp_path / 'missing'))
+    reader = BatchReader('inputs', [lambda: torch.ones(1, 3, 2, 2)])
+    assert reader.get_next()['inputs'].shape == (1, 3, 2, 2)
+    assert reader.get_next() is None
