@@ -123,7 +123,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='also time fp32, bf16 and bf16 channels-last; add '
                    'the precision table')
     p.add_argument('--roofline', metavar='JSON',
-                   help='tools/analysis/cpu_roofline.py output for "% of '
+                   help='tools/analysis/cpu_roofline.py output for "%% of '
                    'fp32 peak" (default: measure the conv case first)')
     p.add_argument('--onnx', nargs='+', metavar='ONNX',
                    help='one per config ("none": skip): time ONNX Runtime')

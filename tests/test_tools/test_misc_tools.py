@@ -2,6 +2,9 @@
 config comparison finds what differs."""
 import json
 import os.path as osp
+import sys
+
+import pytest
 
 from conftest import ROOT, load_script
 from projects.benchmark.metafiles import MethodIndex
@@ -93,3 +96,19 @@ def test_solo_small_data_table_is_the_committed_scalars(capsys):
     script.main()
     table = capsys.readouterr().out.strip()
     assert f'<!-- probe table: begin -->\n{table}\n' in page
+
+
+@pytest.mark.parametrize('tool', [
+    'tools/benchmark.py', 'tools/demo.py', 'tools/protocol.py',
+    'tools/test.py', 'tools/train.py', 'tools/analysis/cpu_roofline.py',
+    'tools/analysis/show_prototypes.py', 'tools/deployment/export_onnx.py',
+    'tools/deployment/onnx_infer.py', 'tools/misc/check_dataset.py'
+])
+def test_help_prints_and_exits_0(tool, capsys, monkeypatch):
+    """``--help`` renders every option's help (a bare ``%`` in a help
+    string makes argparse raise instead)."""
+    monkeypatch.setattr(sys, 'argv', [tool, '--help'])
+    with pytest.raises(SystemExit) as exit_info:
+        load_script(tool).parse_args()
+    assert exit_info.value.code == 0
+    assert 'usage:' in capsys.readouterr().out
