@@ -11,8 +11,14 @@ _base_ = [
 # docs/protocol.md): prototypes normalised before their last ReLU, so that
 # they cannot all die (docs/results/prototype_collapse), and the lr that the
 # protocol's probe picked on feral_cats (docs/results/feral_cats_cpu/probe).
+# GroupNorm in the box head's shared conv: without it that conv's ReLU dies
+# (all outputs 0 by iteration 200 on feral_cats), and every location gets the
+# same class score and box (docs/results/prototype_collapse, "The box head
+# dies too").
 model = dict(
     _base_.selfsup_init,
-    bbox_head=dict(num_classes=1),
+    bbox_head=dict(num_classes=1,
+                   norm_cfg=dict(type='GN', num_groups=32,
+                                 requires_grad=True)),
     mask_head=dict(num_classes=1, proto_norm=True))
 optim_wrapper = dict(optimizer=dict(lr=0.003))
