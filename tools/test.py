@@ -24,7 +24,13 @@ Beyond mmdet's arguments:
   (``projects.core.inference_precision.InferencePrecisionHook`` in
   ``custom_hooks``); both are recorded in ``test_metrics.json``
   (``precision``, ``channels_last``), so that the bf16 mask AP can be set
-  against the fp32 one (tools/benchmark.py ``--ap-from`` keeps them apart).
+  against the fp32 one (tools/benchmark.py ``--ap-from`` keeps them apart);
+* ``--onnx MODEL.onnx`` runs the network (exported from the same config by
+  tools/deployment/export_onnx.py, fp32 or int8) in onnxruntime, with the
+  same runner, dataloader, post-processing (the heads' ``predict_by_feat``,
+  with the checkpoint's weights) and metric
+  (``projects.deploy.OrtTestModel`` as ``runner.model``); the file is
+  recorded in ``test_metrics.json`` (``onnx``; null without it).
 """
 import argparse
 import json
@@ -81,8 +87,16 @@ def parse_args(argv=None):
     parser.add_argument(
         '--channels-last', action='store_true',
         help='conv weights and the backbone input in channels-last memory')
+    parser.add_argument(
+        '--onnx', metavar='MODEL.onnx',
+        help='run the network exported from this config in onnxruntime '
+        '(post-processing and metric as without it)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.onnx and (args.precision != 'fp32' or args.channels_last):
+        parser.error('--onnx runs the network in onnxruntime: --precision '
+                     'bf16 and --channels-last apply to the PyTorch network '
+                     'only')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -157,6 +171,8 @@ def main(argv=None):
                                args.work_dir)
     except ConfigCheckError as e:
         sys.exit(f'error: {e}')
+    if args.onnx and not osp.isfile(args.onnx):
+        sys.exit(f'error: --onnx {args.onnx!r}: no such file')
     cfg.load_from = args.checkpoint
     # no detection at all gives COCO's table with zeros and a warning
     use_zoo_coco_metric(cfg.get('test_evaluator'))
@@ -197,6 +213,16 @@ def main(argv=None):
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    if args.onnx:  # the checkpoint still loads into the wrapped detector
+        from mmengine.model import is_model_wrapper
+
+        from projects.deploy.ort_test_model import OrtTestModel
+        detector = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        try:
+            runner.model = OrtTestModel(detector, args.onnx)
+        except (ValueError, NotImplementedError) as e:
+            sys.exit(f'error: --onnx: {e}')
     if args.format_only and not args.outfile_prefix:
         for metric in runner.test_evaluator.metrics:
             if getattr(metric, 'outfile_prefix', None) == '__LOG_DIR__':
@@ -215,6 +241,7 @@ def main(argv=None):
                     checkpoint=args.checkpoint,
                     precision=args.precision,
                     channels_last=args.channels_last,
+                    onnx=args.onnx,
                     metrics={k: float(v) if isinstance(v, (int, float))
                              else str(v)
                              for k, v in (metrics or {}).items()}),

@@ -80,8 +80,9 @@ def match_record(config: str, checkpoint: Optional[str],
                  precision: str = 'fp32') -> Optional[dict]:
     """The newest record of ``config`` (by file name stem) tested in
     ``precision`` (tools/test.py ``--precision``; records without the key
-    are fp32); among them the newest of ``checkpoint`` when one of them
-    names it.
+    are fp32) with the PyTorch network (records of ``--onnx`` runs are the
+    ONNX Runtime path's, left out); among them the newest of ``checkpoint``
+    when one of them names it.
 
     Returns:
         dict | None: ``{path, checkpoint, segm, bbox, no_detections,
@@ -90,7 +91,8 @@ def match_record(config: str, checkpoint: Optional[str],
         checkpoint benchmarked).
     """
     mine = [r for r in records if config_stem(r['config']) ==
-            config_stem(config) and r.get('precision', 'fp32') == precision]
+            config_stem(config) and r.get('precision', 'fp32') == precision
+            and not r.get('onnx')]
     same_checkpoint = None
     if checkpoint:
         same = [r for r in mine if osp.realpath(str(r.get('checkpoint')))

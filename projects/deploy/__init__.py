@@ -5,7 +5,8 @@ the mask heads) is exported with torch's TorchScript exporter
 (:func:`export_onnx`); post-processing (decoding, NMS, mask assembly and
 pasting) stays in torch, in one place (:func:`postprocess`, the heads' own
 ``predict_by_feat``), used both by the PyTorch path and by
-:class:`OrtDetector`, which runs the graph with onnxruntime.
+:class:`OrtDetector`, which runs the graph with onnxruntime (and by
+:class:`OrtTestModel`, ``tools/test.py --onnx``).
 See docs/deployment.md.
 """
 from .compare import mask_iou_pairs, match_detections
@@ -15,13 +16,15 @@ from .inputs import fixed_input_shape, load_batch, pad_batch, test_pipeline
 from .layout import HEAD_OUTPUTS, HeadOutputs, head_outputs
 from .model import load_detector
 from .ort_detector import OrtDetector
+from .ort_test_model import OrtTestModel
 from .split import (DETECTOR_SPLITS, detector_split, network_forward,
                     network_output_names, postprocess, postprocess_modules)
 
 __all__ = [
     'CustomOpError', 'DETECTOR_SPLITS', 'GridSampleDCNv2', 'HEAD_OUTPUTS',
-    'HeadOutputs', 'NetworkModule', 'OrtDetector', 'dcn_layers',
-    'detector_split', 'export_onnx', 'fixed_input_shape', 'head_outputs',
+    'HeadOutputs', 'NetworkModule', 'OrtDetector', 'OrtTestModel',
+    'dcn_layers', 'detector_split', 'export_onnx', 'fixed_input_shape',
+    'head_outputs',
     'load_batch', 'load_detector', 'mask_iou_pairs', 'match_detections',
     'network_forward', 'network_output_names', 'pad_batch', 'postprocess',
     'postprocess_modules', 'test_pipeline', 'with_standard_dcn'

@@ -1,6 +1,7 @@
 """AP records from tools/test.py's test_metrics.json: newest of the
 config, preferring the benchmarked checkpoint; CocoMetric's empty result
 is AP 0; a broken file is skipped with a warning naming it."""
+import json
 import time
 
 import pytest
@@ -35,3 +36,17 @@ def test_ap_records(tmp_path):
     assert coco_ap({'coco/bbox_mAP': 0.5}, 'segm') is None
     with pytest.raises(FileNotFoundError, match='nowhere'):
         find_test_metrics([str(tmp_path / 'nowhere')])
+
+
+def test_an_onnx_runtime_record_is_not_the_eager_ap(tmp_path):
+    """tools/test.py --onnx writes the same config's test_metrics.json:
+    it is the ONNX Runtime path's AP, never Table IV's eager one."""
+    write_metrics(tmp_path / 'eager', 'configs/m.py', metrics(0.3))
+    time.sleep(0.01)
+    write_metrics(tmp_path / 'ort', 'configs/m.py', metrics(0.1))
+    path = tmp_path / 'ort' / 'test_metrics.json'
+    rec = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(rec, onnx='m_int8.onnx')))
+    records = find_test_metrics([str(tmp_path)])
+    assert match_record('m.py', None, records)['segm']['AP'] == \
+        pytest.approx(30.)
