@@ -20,4 +20,4 @@ model = dict(
     bbox_head=dict(norm_cfg=dict(type='GN', num_groups=32,
                                  requires_grad=True)),
     mask_head=dict(proto_norm=True))
-optim_wrapper = dict(optimizer=dict(lr=0.003))
+optim_wrapper = dict(optimizer=dict(lr=0.001))

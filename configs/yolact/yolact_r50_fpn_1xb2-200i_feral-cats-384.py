@@ -21,4 +21,4 @@ model = dict(
                    norm_cfg=dict(type='GN', num_groups=32,
                                  requires_grad=True)),
     mask_head=dict(num_classes=1, proto_norm=True))
-optim_wrapper = dict(optimizer=dict(lr=0.003))
+optim_wrapper = dict(optimizer=dict(lr=0.001))
