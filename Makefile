@@ -12,7 +12,7 @@ main: setup
 	bash tools/run_main.sh
 
 test: setup
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --durations=25
 
 test-fast: setup
 	$(PY) -m pytest tests -q -m "not slow"
