@@ -28,7 +28,6 @@ from matplotlib.patches import Rectangle
 from mmengine.config import Config
 from torch import Tensor, nn
 
-from .checkpoint import load_safe_checkpoint
 from .prototypes import assemble_masks, crop_masks
 
 SUPPORTED = 'SAIS, SSS, YOLACT, YOLACT++ (prototypes) and BlendMask (bases)'
@@ -136,25 +135,9 @@ def load_model(cfg: Config, checkpoint: str) -> nn.Module:
         ValueError: the checkpoint's keys or shapes do not fit the model
             (wrong config); names the first misfit.
     """
-    from mmdet.registry import MODELS
-    from projects.benchmark.models import strip_pretrained
+    from projects.deploy.model import load_detector
     prototype_kind(cfg)
-    state = load_safe_checkpoint(checkpoint)
-    state = state.get('state_dict', state)
-    model_cfg = copy.deepcopy(cfg.model)
-    strip_pretrained(model_cfg)
-    model = MODELS.build(model_cfg)
-    misfit = f'checkpoint {checkpoint!r} does not fit config {cfg.filename}'
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # a tensor of another shape
-        first = (str(e).splitlines()[1:] or [str(e)])[0].strip()
-        raise ValueError(f'{misfit}: {first}') from None
-    if missing or unexpected:
-        raise ValueError(f'{misfit}: {len(missing)} missing keys '
-                         f'{missing[:3]}, {len(unexpected)} unexpected '
-                         f'keys {unexpected[:3]}')
-    return model.eval()
+    return load_detector(cfg, checkpoint)
 
 
 def load_image(cfg: Config, model: nn.Module,
