@@ -28,7 +28,7 @@ STEPS = 12
 def train_steps(lr: float, proto_norm: bool) -> dict:
     """``STEPS`` SGD steps (momentum 0.9, weight decay 1e-4, gradient
     clipping at 35, as the small-data schedule; constant lr) at batch 2
-    on the first training photos at 256 x 256; returns
+    on the first training photos at 192 x 192; returns
     :func:`prototype_stats` of the last step's prototypes."""
     register_all_modules()
     cfg = Config.fromfile(CONFIG)
@@ -44,7 +44,7 @@ def train_steps(lr: float, proto_norm: bool) -> dict:
     seen = []
     model.mask_head.protonet.register_forward_hook(
         lambda m, a, out: seen.append(prototype_stats(out)))
-    ds = real_dataset(cfg, size=256)
+    ds = real_dataset(cfg, size=192)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
     for i in range(STEPS):
