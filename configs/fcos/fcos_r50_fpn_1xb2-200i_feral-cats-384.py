@@ -12,6 +12,6 @@ model = dict(
     bbox_head=dict(num_classes=len(_base_.metainfo.classes)))
 val_evaluator = dict(metric=['bbox'])
 test_evaluator = val_evaluator
-# A placeholder: the protocol's lr probe (docs/protocol.md) sets the
-# small-data lr of each method; 0.001 is what it chose for SAIS.
+# The lr the protocol's probe chose (docs/protocol.md,
+# docs/results/feral_cats_cpu/probe/choice.json).
 optim_wrapper = dict(optimizer=dict(lr=0.001))
