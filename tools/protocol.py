@@ -231,17 +231,22 @@ def train_stage(proto: P.Protocol, args, lrs: dict) -> None:
                     config=method.config,
                     device=device_words(args.device), metrics=metrics,
                     curve=P.learning_curve(records),
-                    wall_s=round(wall_total, 1)).save(
+                    wall_s=round(wall_total, 1),
+                    checkpoint=osp.relpath(osp.join(
+                        work_dir, f'iter_{proto.max_iters}.pth'),
+                        REPO)).save(
                         osp.join(run_dir, 'run.json'))
-        print(f'[protocol] {name}: mask AP '
-              f'{100 * metrics.get("coco/segm_mAP", 0):.1f}', flush=True)
+        kind, key = (('mask', 'segm') if method.masks else ('box', 'bbox'))
+        print(f'[protocol] {name}: {kind} AP '
+              f'{100 * metrics.get(f"coco/{key}_mAP", 0):.1f}', flush=True)
 
 
 def memory_stage(proto: P.Protocol, args) -> None:
     """tools/benchmark.py on the seed-0 weights of every selected method
     that has them and no row in ``--out``/memory yet, in one process (its
     models alternate within each timing round), into
-    ``--out``/memory/<timestamp>."""
+    ``--out``/memory/<timestamp>; its AP columns come from the runs'
+    ``run.json`` (``--ap-from``)."""
     from projects.benchmark.protocol_report import load_benchmark
     done = load_benchmark(args.out)
     configs, ckpts = [], []
@@ -260,7 +265,8 @@ def memory_stage(proto: P.Protocol, args) -> None:
     if not configs:
         return
     cmd = [sys.executable, 'tools/benchmark.py', *configs, '--checkpoint',
-           *ckpts, '--device', args.device, '--out-dir',
+           *ckpts, '--device', args.device, '--ap-from',
+           osp.join(args.out, 'runs'), '--out-dir',
            osp.join(args.out, 'memory')]
     print('[protocol]', ' '.join(cmd), flush=True)
     if not args.dry_run:

@@ -1,5 +1,7 @@
 """Box and mask AP from the ``test_metrics.json`` files tools/test.py
-writes, matched to benchmark rows by config (and checkpoint).
+writes (and the ``run.json`` records of tools/protocol.py's runs, whose
+final validation is the same CocoMetric on the same split), matched to
+benchmark rows by config (and checkpoint).
 
 No AP is typed by hand: the benchmark's AP columns come only from here.
 """
@@ -19,11 +21,14 @@ def config_stem(path: str) -> str:
 
 
 def find_test_metrics(paths: List[str]) -> List[dict]:
-    """Every ``test_metrics.json`` under the given work dirs (or the files
-    themselves), oldest first.
+    """Every ``test_metrics.json`` (and protocol ``run.json``) under the
+    given work dirs (or the files themselves), oldest first.
 
     Args:
         paths (list[str]): work dirs (searched recursively) or files.
+            A protocol's ``runs`` folder gives one record per finished run
+            (``config``, ``checkpoint`` and ``metrics`` of its last
+            validation).
 
     Returns:
         list[dict]: records ``{config, checkpoint, metrics, path}``.
@@ -36,8 +41,8 @@ def find_test_metrics(paths: List[str]) -> List[dict]:
         if osp.isfile(p):
             files.append(p)
         elif osp.isdir(p):
-            files += glob.glob(osp.join(p, '**', 'test_metrics.json'),
-                               recursive=True)
+            for name in ('test_metrics.json', 'run.json'):
+                files += glob.glob(osp.join(p, '**', name), recursive=True)
         else:
             raise FileNotFoundError(
                 f'--ap-from {p}: no such work dir or test_metrics.json')
@@ -49,8 +54,8 @@ def find_test_metrics(paths: List[str]) -> List[dict]:
             if not isinstance(rec.get('metrics'), dict) or 'config' not in rec:
                 raise ValueError('needs "config" and a "metrics" object')
         except (OSError, ValueError, AttributeError) as e:
-            warnings.warn(f'{f}: not a tools/test.py test_metrics.json, '
-                          f'skipped ({e})')
+            warnings.warn(f'{f}: not a tools/test.py test_metrics.json '
+                          f'or protocol run.json, skipped ({e})')
             continue
         rec['path'] = f
         records.append(rec)

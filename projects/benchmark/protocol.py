@@ -357,6 +357,9 @@ class RunRecord:
             ``bbox_mAP`` (%).
         wall_s (float): wall time of the whole run (s), validation and
             start-up included, summed over resumed parts.
+        checkpoint (str, optional): the weights ``metrics`` belong to
+            (relative to the repository; not in git), so that
+            tools/benchmark.py ``--ap-from`` matches them to its rows.
     """
     method: str
     seed: int
@@ -366,6 +369,7 @@ class RunRecord:
     metrics: dict
     curve: List[dict] = field(default_factory=list)
     wall_s: float = 0.0
+    checkpoint: Optional[str] = None
 
     def save(self, path: str) -> None:
         os.makedirs(osp.dirname(path), exist_ok=True)

@@ -50,3 +50,27 @@ def test_an_onnx_runtime_record_is_not_the_eager_ap(tmp_path):
     records = find_test_metrics([str(tmp_path)])
     assert match_record('m.py', None, records)['segm']['AP'] == \
         pytest.approx(30.)
+
+
+def test_a_protocol_run_record_gives_the_ap_of_its_checkpoint(tmp_path):
+    """tools/protocol.py's runs/<name>/run.json (its final validation on
+    the val split) is an AP record: the memory stage's benchmark rows get
+    the AP of the very weights they time."""
+    from projects.benchmark.protocol import RunRecord
+    for seed, ap in ((0, 0.029), (1, 0.025)):
+        RunRecord(method='sais', seed=seed, lr=0.001,
+                  config='configs/sais/sais_feral.py', device='cpu',
+                  metrics=metrics(ap),
+                  checkpoint=str(tmp_path / f'w{seed}' / 'iter_200.pth')
+                  ).save(str(tmp_path / 'runs' / f'sais_s{seed}' /
+                             'run.json'))
+    records = find_test_metrics([str(tmp_path / 'runs')])
+    assert len(records) == 2
+    rec = match_record('configs/sais/sais_feral.py',
+                       str(tmp_path / 'w0' / 'iter_200.pth'), records)
+    assert rec['same_checkpoint'] is True
+    assert rec['segm']['AP'] == pytest.approx(2.9)
+    # weights no run wrote: the newest record, flagged as another's
+    rec = match_record('sais_feral.py', str(tmp_path / 'other.pth'),
+                       records)
+    assert rec['same_checkpoint'] is False
