@@ -1,6 +1,6 @@
 """kill -9 at a random iteration, then ``--resume``: the run reaches
 max_iters with exactly the weights of an uninterrupted run, single-process
-and 2-process gloo DDP (tests/configs/sais_tiny_resume_fruits_nuts.py: 8
+and 2-process gloo DDP (tests/configs/sais_tiny_resume_fruits_nuts.py: 6
 iterations, a checkpoint every 2, deterministic settings, 1 thread).
 
 The SIGKILL lands right after iteration K is logged, which is also the
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 CFG = os.path.join(ROOT, 'tests', 'configs',
                    'sais_tiny_resume_fruits_nuts.py')
-MAX_ITERS = 8
+MAX_ITERS = 6
 _ITER = re.compile(r'Iter\(train\) \[\s*(\d+)/')
 
 
