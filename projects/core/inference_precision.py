@@ -27,6 +27,17 @@ its input as contiguous NCHW whatever its strides (a channels-last input
 gives wrong numbers, silently), and their offset conv would otherwise give
 bf16 offsets, to which mmcv casts the input.
 
+Autocast casts an fp32 weight to bf16 at every call of its conv (its cast
+cache lasts one autocast region, and each network module is a region), so
+a ResNet-50's 25 M weights are read, converted and written at every image.
+Under bf16 the weights (and biases) of the network modules' ``nn.Conv2d``,
+``nn.ConvTranspose2d`` and ``nn.Linear`` layers are therefore held in bf16
+while the context is entered, converted once: autocast then has nothing to
+cast, and the bits are the same as its own cast's. A layer called with
+autocast off (a network module's layer that post-processing calls, the
+offset conv inside mmcv's DCN) is given its fp32 weights back for that
+call by a pre-hook.
+
 channels-last (``torch.channels_last``, NHWC) is oneDNN's native layout on
 CPU: a conv on NCHW input and weights is reordered on every call. Entering
 with ``channels_last=True`` converts the 4-D weights of the model's
@@ -36,7 +47,7 @@ to channels-last and the backbone's input by a pre-hook; convolutions then
 keep their outputs channels-last. Leaving restores the weights that were
 converted to the contiguous layout.
 """
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from mmengine.hooks import Hook
@@ -48,6 +59,8 @@ from .stage_map import StageMap, stage_map_of
 
 PRECISIONS = ('fp32', 'bf16')
 CONV_TYPES = (nn.Conv2d, nn.ConvTranspose2d)
+#: layers whose weights autocast casts to bf16 (exact types, as CONV_TYPES)
+BF16_WEIGHT_TYPES = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 
 
 def fp32_only_types() -> tuple:
@@ -143,6 +156,10 @@ class InferencePrecision:
       and ``nn.ConvTranspose2d`` modules are made ``torch.channels_last``
       (the weights already so are left alone) and a pre-hook on the
       backbone makes its input (B, C, H, W) channels-last.
+    * ``precision='bf16'``: the weights and biases of the network modules'
+      :data:`BF16_WEIGHT_TYPES` layers are held in bf16 (autocast's own
+      cast, done once); such a layer called with autocast off computes
+      with its fp32 weights.
     * with either option, mmcv's deformable convolutions get contiguous
       fp32 inputs with autocast off (:func:`fp32_only_types`).
 
@@ -186,6 +203,8 @@ class InferencePrecision:
         self._autocast = None
         self._depth = 0
         self._fp32_regions: List = []
+        # per bf16-held layer: {param name: (fp32 data, bf16 data)}
+        self._bf16_held: Dict[nn.Module, Dict[str, tuple]] = {}
 
     @property
     def active(self) -> bool:
@@ -250,7 +269,43 @@ class InferencePrecision:
                     ]
         if self.channels_last:
             self._to_channels_last()
+        if self.precision == 'bf16':
+            self._hold_weights_in_bf16()
         return self
+
+    def _hold_weights_in_bf16(self) -> None:
+        stages = self.stage_map.modules(self.model)
+        for stage_module in stages['backbone_neck'] + stages['head_forward']:
+            for module in stage_module.modules():
+                if type(module) not in BF16_WEIGHT_TYPES or \
+                        module in self._bf16_held:
+                    continue
+                held = {}
+                for name in ('weight', 'bias'):
+                    param = getattr(module, name, None)
+                    if isinstance(param, nn.Parameter) and \
+                            param.dtype == torch.float32:
+                        held[name] = (param.data,
+                                      param.data.to(torch.bfloat16))
+                        param.data = held[name][1]
+                if held:
+                    self._bf16_held[module] = held
+                    self._handles += [
+                        module.register_forward_pre_hook(
+                            self._fp32_weights_outside_autocast),
+                        module.register_forward_hook(
+                            self._bf16_weights_again, always_call=True)
+                    ]
+
+    def _fp32_weights_outside_autocast(self, module: nn.Module,
+                                       args) -> None:
+        if not torch.is_autocast_enabled(self.device_type):
+            for name, (fp32, _) in self._bf16_held[module].items():
+                getattr(module, name).data = fp32
+
+    def _bf16_weights_again(self, module: nn.Module, args, output) -> None:
+        for name, (_, bf16) in self._bf16_held[module].items():
+            getattr(module, name).data = bf16
 
     def _to_channels_last(self) -> None:
         fmt = torch.channels_last
@@ -278,6 +333,10 @@ class InferencePrecision:
             self._autocast.__exit__(None, None, None)
             self._autocast = None
         self._depth = 0
+        for module, held in self._bf16_held.items():
+            for name, (fp32, _) in held.items():
+                getattr(module, name).data = fp32
+        self._bf16_held = {}
         for weight in self._converted:
             weight.data = weight.data.contiguous()
         self._converted = []

@@ -134,6 +134,53 @@ def test_exit_restores_the_model(sais):
         assert torch.equal(before[k], after[k]), k
 
 
+@needs_bf16
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_weights_held_in_bf16_give_autocasts_own_bits(sais, channels_last):
+    """Under bf16 the network's conv weights are cast once, on entering:
+    the heads' outputs are bit for bit those of plain autocast around the
+    whole network (which casts every weight at every call), and a conv
+    called with autocast off still computes in fp32."""
+    from projects.deploy.split import network_forward
+    model, batch = sais
+    with torch.no_grad():
+        inputs = model.data_preprocessor(batch, False)['inputs']
+        if channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        conv = model.bbox_head.cls_convs[0].conv
+        fp32_weight = conv.weight
+        x = torch.randn(1, conv.in_channels, 8, 8)
+        ref_conv = conv(x)
+        # the reference: the weights in the layout the context will use
+        convs = [m for m in model.modules() if type(m) is nn.Conv2d]
+        fmt = torch.channels_last if channels_last else \
+            torch.contiguous_format
+        for m in convs:
+            m.weight.data = m.weight.data.contiguous(memory_format=fmt)
+        try:
+            with torch.autocast('cpu', dtype=torch.bfloat16):
+                ref = network_forward(model, inputs)
+        finally:
+            for m in convs:
+                m.weight.data = m.weight.data.contiguous()
+        with InferencePrecision(model, 'bf16', channels_last=channels_last):
+            assert model.backbone.conv1.weight.dtype == torch.bfloat16
+            assert conv.weight.dtype == torch.bfloat16
+            out = network_forward(model, inputs)
+            direct = conv(x)  # no network module around it: no autocast
+            assert direct.dtype == torch.float32
+            # fp32 (bf16 weights would be ~1e-2 off; channels-last
+            # weights change fp32's summation order only)
+            assert torch.allclose(direct, ref_conv, rtol=1e-5, atol=1e-6)
+            assert conv.weight.dtype == torch.bfloat16
+    assert len(out) == len(ref)
+    for a, b in zip(out, ref):
+        assert a.dtype == torch.float32
+        assert torch.equal(a, b.float())
+    assert conv.weight.dtype == torch.float32
+    assert torch.equal(conv.weight, fp32_weight)
+
+
 def test_fp32_channels_last_close_and_fp32_is_a_no_op(sais):
     model, batch = sais
     hooks = hook_count(model)
