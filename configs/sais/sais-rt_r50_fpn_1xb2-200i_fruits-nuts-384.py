@@ -10,8 +10,8 @@ _base_ = [
 # The small-data recipe of the prototype methods (issue 12,
 # docs/protocol.md): prototypes normalised before their last ReLU, so that
 # they cannot all die (docs/results/prototype_collapse), and the lr that the
-# protocol's probe picked on feral_cats (docs/results/feral_cats_cpu/probe)
-# for SAIS, kept so that SAIS-RT differs from SAIS only in its network.
+# protocol's probe picked for SAIS-RT on feral_cats
+# (docs/results/feral_cats_cpu/probe): 0.001, the same as SAIS's.
 model = dict(
     _base_.selfsup_init,
     bbox_head=dict(num_classes=3),
