@@ -14,5 +14,6 @@ model = dict(
     backbone=_base_.selfsup_init.backbone,
     bbox_head=dict(_base_.blendmask_rt.bbox_head, num_classes=3),
     mask_head=dict(_base_.blendmask_rt.mask_head, num_classes=3))
-# a placeholder: the protocol's lr probe sets the lr (docs/protocol.md)
+# the lr the protocol's probe picked on feral_cats (docs/protocol.md,
+# docs/results/feral_cats_cpu/probe/choice.json)
 optim_wrapper = dict(optimizer=dict(lr=0.001))
