@@ -255,6 +255,10 @@ def environment(args) -> dict:
                mmcv=mmcv.__version__, mmdet=mmdet.__version__,
                mmengine=mmengine.__version__, device=args.device,
                threads=torch.get_num_threads(), cpu=platform.processor())
+    # PyTorch's CPU allocator: transparent huge pages for buffers >= 2 MiB
+    # when set (read once per process, so it holds for every row)
+    if os.environ.get('THP_MEM_ALLOC_ENABLE'):
+        env['thp_mem_alloc'] = os.environ['THP_MEM_ALLOC_ENABLE']
     try:
         with open('/proc/cpuinfo') as f:
             env['cpu'] = next(ln.split(':', 1)[1].strip() for ln in f

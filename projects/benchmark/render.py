@@ -27,8 +27,12 @@ def run_header(data: dict) -> str:
     machine = env.get('gpu') or env['cpu']
     memory = ('CUDA max_memory_allocated' if env['device'] == 'cuda' else
               'the peak resident memory of that process')
+    thp = (f", THP_MEM_ALLOC_ENABLE={env['thp_mem_alloc']} (PyTorch's CPU "
+           'allocator asks for 2 MiB transparent huge pages)'
+           if env.get('thp_mem_alloc') else '')
     return (f"`{data['command']}`\n\n{data['time']}; {env['device']} "
-            f"({machine}, {env['threads']} threads), torch {env['torch']}, "
+            f"({machine}, {env['threads']} threads{thp}), "
+            f"torch {env['torch']}, "
             f"mmdet {env['mmdet']}, mmcv {env['mmcv']}. Inference: batch 1, "
             f"{s['warmup']} warm-up runs, then {s['runs']} rounds over the "
             f"first {s['images']} test images; ms/img is the median (IQR) "

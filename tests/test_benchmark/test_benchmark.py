@@ -236,6 +236,32 @@ def test_render_from_the_json(bench, tmp_path):
     assert open(osp.join(same, 'benchmark.md')).read() == bench['md']
 
 
+def test_thp_allocator_setting_is_in_the_header(monkeypatch):
+    """THP_MEM_ALLOC_ENABLE (PyTorch's CPU allocator, read once per
+    process) changes every timing of a run: the report says when it was
+    set."""
+    from types import SimpleNamespace
+
+    from projects.benchmark.render import run_header
+    tool = load_tool()
+    args = SimpleNamespace(device='cpu')
+    settings = dict(warmup=1, runs=2, images=3, train_steps=4,
+                    train_warmup=5)
+    monkeypatch.delenv('THP_MEM_ALLOC_ENABLE', raising=False)
+    env = tool.environment(args)
+    assert 'thp_mem_alloc' not in env
+    header = run_header(dict(command='c', time='t', environment=env,
+                             settings=settings))
+    assert 'THP' not in header
+    assert f"{env['threads']} threads), torch" in header
+    monkeypatch.setenv('THP_MEM_ALLOC_ENABLE', '1')
+    env = tool.environment(args)
+    assert env['thp_mem_alloc'] == '1'
+    header = run_header(dict(command='c', time='t', environment=env,
+                             settings=settings))
+    assert f"{env['threads']} threads, THP_MEM_ALLOC_ENABLE=1" in header
+
+
 def test_command_line_errors(capsys):
     tool = load_tool()
     for argv, message in (
