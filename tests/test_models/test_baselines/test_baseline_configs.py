@@ -1,6 +1,7 @@
 """The FCOS and Mask R-CNN baselines stand in the zoo's tables: the same
 ResNet-50, init, data pipelines and schedules as SAIS; mmdet's own heads
 with the dataset's classes; FCOS evaluated on boxes only."""
+import json
 import os.path as osp
 
 import pytest
@@ -55,15 +56,19 @@ def test_same_backbone_data_and_schedule_as_sais(pattern, setting):
 
 @pytest.mark.parametrize('setting,classes', SMALL.items())
 def test_small_data_configs(setting, classes):
-    """selfsup init, the dataset's class count in every head, lr 0.001
-    (the placeholder until the protocol's probe), 200 iterations."""
-    for pattern in (FCOS, MASK_RCNN):
+    """selfsup init, the dataset's class count in every head, the lr the
+    protocol's probe picked (docs/results/feral_cats_cpu/probe/choice.json),
+    200 iterations."""
+    with open(osp.join(ROOT, 'docs', 'results', 'feral_cats_cpu', 'probe',
+                       'choice.json')) as f:
+        choice = json.load(f)
+    for key, pattern in (('fcos', FCOS), ('mask_rcnn', MASK_RCNN)):
         cfg = _cfg(pattern, setting)
         assert cfg.model.backbone.init_cfg.checkpoint == \
             'checkpoints/resnet50_augnet_selfsup.pth'
         assert len(cfg.metainfo.classes) == classes
         assert _num_classes(cfg) == [classes] * len(_num_classes(cfg))
-        assert cfg.optim_wrapper.optimizer.lr == 0.001
+        assert cfg.optim_wrapper.optimizer.lr == choice[key]['lr']
         assert cfg.train_cfg.max_iters == 200
 
 
