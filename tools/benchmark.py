@@ -5,7 +5,8 @@
         [--out-dir work_dirs/benchmark] [--runs 20] [--warmup 5]
         [--images 4] [--train-steps 5] [--train-warmup 2] [--skip-train]
         [--metafile-root configs] [--precision fp32|bf16]
-        [--channels-last] [--compare-bf16] [--roofline JSON]
+        [--channels-last] [--compare-bf16] [--fuse-conv-bn]
+        [--roofline JSON]
         [--onnx ONNX ...]
     python tools/benchmark.py --render RUN/benchmark.json [--out-dir DIR]
 
@@ -42,7 +43,12 @@ Per config:
   fp32 conv peak: ``--roofline`` JSON of tools/analysis/cpu_roofline.py,
   else measured on CPU at the start); ``--onnx``, one ONNX file per config
   (``none`` to skip), times ONNX Runtime (``projects.deploy.OrtDetector``)
-  in the same rounds (:mod:`projects.benchmark.precision`).
+  in the same rounds (:mod:`projects.benchmark.precision`);
+  ``--fuse-conv-bn`` also times each of those variants with BatchNorm
+  folded into the convs (``+fused``, ``projects.core.conv_bn_fusion``); the
+  precision table's bf16 cell is the fastest bf16 variant, and its bf16 AP
+  comes from a ``tools/test.py --precision bf16`` record folded alike
+  (``--fuse-conv-bn``).
 
 ``--checkpoint`` gives one checkpoint per config, in order (``none`` for a
 seeded random init). A config that fails to load, build or run gets its
@@ -122,6 +128,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--compare-bf16', action='store_true',
                    help='also time fp32, bf16 and bf16 channels-last; add '
                    'the precision table')
+    p.add_argument('--fuse-conv-bn', action='store_true',
+                   help='also time each variant with BatchNorm folded into '
+                   'the convs (+fused)')
     p.add_argument('--roofline', metavar='JSON',
                    help='tools/analysis/cpu_roofline.py output for "%% of '
                    'fp32 peak" (default: measure the conv case first)')
@@ -318,7 +327,7 @@ def main(argv=None) -> str:
     import projects  # noqa: F401  (registers the zoo's modules)
     from projects.benchmark import (STAGES, MetafileError, MethodIndex,
                                     find_test_metrics, match_record, render)
-    from projects.benchmark.precision import (new_row_fields,
+    from projects.benchmark.precision import (best_bf16, new_row_fields,
                                               summarise_variants,
                                               variants_to_time)
     from projects.benchmark.report import stats
@@ -362,7 +371,8 @@ def main(argv=None) -> str:
             name=name, config=config, checkpoint=ckpt,
             latency_ms={s: [] for s in STAGES}, detections=[],
             **new_row_fields(variants_to_time(
-                args.precision, args.channels_last, args.compare_bf16), onnx))
+                args.precision, args.channels_last, args.compare_bf16,
+                args.fuse_conv_bn), onnx))
         try:
             live[name] = prepare(row, args, index)
         except Exception as e:
@@ -371,9 +381,6 @@ def main(argv=None) -> str:
         ap = match_record(config, ckpt, records)
         if ap:
             row['ap'] = ap
-        ap = match_record(config, ckpt, records, precision='bf16')
-        if ap:
-            row['ap_bf16'] = ap
 
     time_rounds(rows, live, args, progress)
     for state in live.values():
@@ -383,6 +390,13 @@ def main(argv=None) -> str:
         row['latency_stats'] = {
             k: stats(v) for k, v in row['latency_ms'].items() if v}
         summarise_variants(row)
+        # the bf16 AP of the fastest bf16 variant's kind (BN folded or not)
+        variant, _ = best_bf16(row)
+        ap = match_record(row['config'], row['checkpoint'], records,
+                          precision='bf16', fuse_conv_bn=bool(
+                              variant and variant.endswith('+fused')))
+        if ap:
+            row['ap_bf16'] = ap
 
     if not args.skip_train:
         for row in progress([r for r in rows.values() if not r.get('error')],

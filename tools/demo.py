@@ -4,7 +4,7 @@
 
     python tools/demo.py INPUT CONFIG --weights CKPT [--out-dir DIR]
         [--score-thr T] [--device cpu|cuda|cuda:N]
-        [--precision fp32|bf16] [--channels-last]
+        [--precision fp32|bf16] [--channels-last] [--fuse-conv-bn]
 
 INPUT is an image, a folder of images, a video file, ``webcam`` or
 ``webcam:N``. Images are written under --out-dir with their own names, a
@@ -35,10 +35,11 @@ How it is built:
   draws on an array as given, so it gets the frame as RGB (a BGR frame
   would get its class colours swapped). Frames are read and written by
   ``projects/core/demo_io.py`` (OpenCV).
-* ``--precision``/``--channels-last`` wrap the frames' forward calls in
-  ``projects.core.inference_precision.InferencePrecision`` (removable
-  forward hooks on the network modules; decoding, NMS and mask pasting
-  stay fp32); see :func:`precision_context`.
+* ``--precision``/``--channels-last``/``--fuse-conv-bn`` wrap the frames'
+  forward calls in ``projects.core.inference_precision.InferencePrecision``
+  (removable forward hooks on the network modules; decoding, NMS and mask
+  pasting stay fp32; BatchNorm folded into the convs and unfolded at the
+  end); see :func:`precision_context`.
 """
 import argparse
 import copy
@@ -87,6 +88,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--channels-last', action='store_true',
         help='run the model on channels-last tensors')
+    parser.add_argument(
+        '--fuse-conv-bn', action='store_true',
+        help='fold BatchNorm layers into the convs before them (speed)')
     return parser.parse_args(argv)
 
 
@@ -111,18 +115,21 @@ class ZooDetInferencer(DetInferencer):
         super()._load_weights_to_model(model, checkpoint, cfg)
 
 
-def precision_context(model, precision: str, channels_last: bool):
-    """``InferencePrecision(model, precision=..., channels_last=...)`` of
-    projects/core/inference_precision.py: a context manager whose removable
-    forward hooks run the network part of ``model.test_step`` in bf16
-    and/or channels-last (post-processing stays fp32); fp32 without
-    channels-last is a no-op. Stops with its message when the device has
-    no usable bf16."""
+def precision_context(model, precision: str, channels_last: bool,
+                      fuse_conv_bn: bool = False):
+    """``InferencePrecision(model, precision=..., channels_last=...,
+    fuse_conv_bn=...)`` of projects/core/inference_precision.py: a context
+    manager whose removable forward hooks run the network part of
+    ``model.test_step`` in bf16 and/or channels-last (post-processing stays
+    fp32), with BatchNorm folded while entered; fp32 without the other
+    options is a no-op. Stops with its message when the device has no
+    usable bf16."""
     from projects.core.inference_precision import (InferencePrecision,
                                                    PrecisionNotSupportedError)
     try:
         return InferencePrecision(
-            model, precision=precision, channels_last=channels_last)
+            model, precision=precision, channels_last=channels_last,
+            fuse_conv_bn=fuse_conv_bn)
     except PrecisionNotSupportedError as e:
         sys.exit(f'error: --precision {precision}: {e}')
 
@@ -292,7 +299,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         cfg, args.weights, device=device, show_progress=False)
     classes = inferencer.model.dataset_meta.get('classes') or ()
     print(f'[demo] {args.config} on {device}, {args.precision}'
-          f'{", channels-last" if args.channels_last else ""}; classes '
+          f'{", channels-last" if args.channels_last else ""}'
+          f'{", BN folded" if args.fuse_conv_bn else ""}; classes '
           f'(from the {names_from}): {", ".join(map(str, classes))}')
 
     try:
@@ -310,7 +318,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.exit(f'error: {e}')
     try:
         with precision_context(inferencer.model, args.precision,
-                               args.channels_last):
+                               args.channels_last, args.fuse_conv_bn):
             model_s, total_s, drawn = run(inferencer, frames, sink,
                                           args.score_thr, num, device)
     except DemoInputError as e:

@@ -25,6 +25,10 @@ Beyond mmdet's arguments:
   ``custom_hooks``); both are recorded in ``test_metrics.json``
   (``precision``, ``channels_last``), so that the bf16 mask AP can be set
   against the fp32 one (tools/benchmark.py ``--ap-from`` keeps them apart);
+* ``--fuse-conv-bn`` (MMDetection 2.x's flag) folds the network's
+  eval-mode BatchNorm layers into their convolutions for the test
+  (``projects.core.conv_bn_fusion.FusedConvBN``, through the same hook),
+  recorded as ``fuse_conv_bn``;
 * ``--onnx MODEL.onnx`` runs the network (exported from the same config by
   tools/deployment/export_onnx.py, fp32 or int8) in onnxruntime, with the
   same runner, dataloader, post-processing (the heads' ``predict_by_feat``,
@@ -88,15 +92,19 @@ def parse_args(argv=None):
         '--channels-last', action='store_true',
         help='conv weights and the backbone input in channels-last memory')
     parser.add_argument(
+        '--fuse-conv-bn', action='store_true',
+        help='fold BatchNorm layers into the convs before them (speed)')
+    parser.add_argument(
         '--onnx', metavar='MODEL.onnx',
         help='run the network exported from this config in onnxruntime '
         '(post-processing and metric as without it)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
-    if args.onnx and (args.precision != 'fp32' or args.channels_last):
+    if args.onnx and (args.precision != 'fp32' or args.channels_last
+                      or args.fuse_conv_bn):
         parser.error('--onnx runs the network in onnxruntime: --precision '
-                     'bf16 and --channels-last apply to the PyTorch network '
-                     'only')
+                     'bf16, --channels-last and --fuse-conv-bn apply to the '
+                     'PyTorch network only')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -108,15 +116,16 @@ def _coco_evaluators(cfg):
     return [e for e in evs if 'Coco' in str(e.get('type', ''))]
 
 
-def add_precision_hook(cfg, precision: str, channels_last: bool) -> None:
+def add_precision_hook(cfg, precision: str, channels_last: bool,
+                       fuse_conv_bn: bool = False) -> None:
     """Append ``InferencePrecisionHook`` to ``cfg.custom_hooks`` unless it
-    would do nothing (fp32 without channels-last).
+    would do nothing (fp32 without channels-last or folding).
 
     Raises:
         SystemExit: bf16 is not supported on the device the test runs on
             (the reason names the device and its capability).
     """
-    if precision == 'fp32' and not channels_last:
+    if precision == 'fp32' and not channels_last and not fuse_conv_bn:
         return
     import torch
 
@@ -129,7 +138,7 @@ def add_precision_hook(cfg, precision: str, channels_last: bool) -> None:
             sys.exit(f'error: --precision bf16: {reason}')
     cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
         dict(type='InferencePrecisionHook', precision=precision,
-             channels_last=channels_last)
+             channels_last=channels_last, fuse_conv_bn=fuse_conv_bn)
     ]
     # the dumped config then imports the hook's module itself
     imports = cfg.get('custom_imports') or dict(imports=[])
@@ -192,7 +201,8 @@ def main(argv=None):
         for ev in _coco_evaluators(cfg):
             ev.format_only = True
             ev.outfile_prefix = args.outfile_prefix or '__LOG_DIR__'
-    add_precision_hook(cfg, args.precision, args.channels_last)
+    add_precision_hook(cfg, args.precision, args.channels_last,
+                       args.fuse_conv_bn)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
         cfg.default_hooks.visualization.score_thr = args.show_score_thr
@@ -241,6 +251,7 @@ def main(argv=None):
                     checkpoint=args.checkpoint,
                     precision=args.precision,
                     channels_last=args.channels_last,
+                    fuse_conv_bn=args.fuse_conv_bn,
                     onnx=args.onnx,
                     metrics={k: float(v) if isinstance(v, (int, float))
                              else str(v)

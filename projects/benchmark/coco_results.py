@@ -82,12 +82,15 @@ def coco_ap(metrics: dict, kind: str) -> Optional[Dict[str, float]]:
 
 def match_record(config: str, checkpoint: Optional[str],
                  records: List[dict],
-                 precision: str = 'fp32') -> Optional[dict]:
+                 precision: str = 'fp32',
+                 fuse_conv_bn: bool = False) -> Optional[dict]:
     """The newest record of ``config`` (by file name stem) tested in
     ``precision`` (tools/test.py ``--precision``; records without the key
     are fp32) with the PyTorch network (records of ``--onnx`` runs are the
-    ONNX Runtime path's, left out); among them the newest of ``checkpoint``
-    when one of them names it.
+    ONNX Runtime path's, left out), with BatchNorm folded or not as
+    ``fuse_conv_bn`` (``--fuse-conv-bn``; records without the key are not
+    folded); among them the newest of ``checkpoint`` when one of them names
+    it.
 
     Returns:
         dict | None: ``{path, checkpoint, segm, bbox, no_detections,
@@ -97,6 +100,7 @@ def match_record(config: str, checkpoint: Optional[str],
     """
     mine = [r for r in records if config_stem(r['config']) ==
             config_stem(config) and r.get('precision', 'fp32') == precision
+            and bool(r.get('fuse_conv_bn')) == fuse_conv_bn
             and not r.get('onnx')]
     same_checkpoint = None
     if checkpoint:

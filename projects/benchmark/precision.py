@@ -3,11 +3,13 @@ each variant and the report's precision table, with the achieved GMAC/s of
 the network and its fraction of the machine's measured fp32 peak
 (:mod:`projects.benchmark.roofline`).
 
-A *variant* is a precision and a memory layout, named ``'fp32'``,
-``'fp32+channels_last'``, ``'bf16'`` or ``'bf16+channels_last'``; it runs
-the model under :class:`projects.core.inference_precision.
-InferencePrecision` (the network in bf16 autocast, post-processing in fp32)
-entered around each timed call, so that one model serves every variant.
+A *variant* is a precision, a memory layout and whether BatchNorm is
+folded into the convs, named ``'fp32'``, ``'fp32+channels_last'``,
+``'bf16'``, ``'bf16+channels_last'`` and each of these with ``'+fused'``;
+it runs the model under :class:`projects.core.inference_precision.
+InferencePrecision` (the network in bf16 autocast, post-processing in fp32;
+``fuse_conv_bn``) entered around each timed call, so that one model serves
+every variant.
 The context's pre-hooks run after the :class:`~.StageTimer`'s and its
 output casts before the timer's exit: the layout change of the input and
 the casts back to fp32 count in the network stages.
@@ -27,8 +29,10 @@ import torch
 from .report import label, markdown, stats
 from .roofline import roofline_fraction
 
-VARIANTS = ('fp32', 'fp32+channels_last', 'bf16', 'bf16+channels_last')
-BF16_VARIANTS = ('bf16', 'bf16+channels_last')
+VARIANTS = tuple(p + layout + fused for fused in ('', '+fused')
+                 for p in ('fp32', 'bf16')
+                 for layout in ('', '+channels_last'))
+BF16_VARIANTS = tuple(v for v in VARIANTS if v.startswith('bf16'))
 PRECISION_COLUMNS = (
     'method', 'fp32 ms', 'bf16 ms', 'bf16 layout', 'ORT ms', 'GMAC',
     'GMAC/s', '% of fp32 peak', 'bf16 GMAC/s', 'bf16 % of fp32 peak',
@@ -36,8 +40,9 @@ PRECISION_COLUMNS = (
 PRECISION_NOTE = (
     'fp32 against bf16: total ms (median); bf16 is the network (backbone, '
     'neck, heads\' forward) under bf16 autocast with post-processing in '
-    'fp32 (projects/core/inference_precision.py), in the faster of the '
-    'NCHW and channels-last layouts (named); ORT ms: ONNX Runtime '
+    'fp32 (projects/core/inference_precision.py), in the fastest of the '
+    'NCHW and channels-last layouts, with or without BatchNorm folded into '
+    'the convs where that was timed (named); ORT ms: ONNX Runtime '
     '(projects.deploy.OrtDetector), "-" when not run; GMAC/s: the GMAC of '
     'the FLOPs column over the median backbone+neck + head forward time; '
     '% of fp32 peak: that against the fp32 GMAC/s of a 3x3 conv, 256 -> '
@@ -46,21 +51,24 @@ PRECISION_NOTE = (
     '--precision fp32 / bf16')
 
 
-def variant_name(precision: str, channels_last: bool) -> str:
-    """``'bf16'``, ``'bf16+channels_last'``, ...
+def variant_name(precision: str, channels_last: bool,
+                 fuse_conv_bn: bool = False) -> str:
+    """``'bf16'``, ``'bf16+channels_last'``, ``'bf16+channels_last+fused'``,
+    ...
 
     Raises:
         ValueError: unknown precision.
     """
-    name = precision + ('+channels_last' if channels_last else '')
+    name = precision + ('+channels_last' if channels_last else '') + (
+        '+fused' if fuse_conv_bn else '')
     if name not in VARIANTS:
         raise ValueError(f'precision {precision!r} unknown; allowed: fp32, '
                          'bf16')
     return name
 
 
-def parse_variant(name: str) -> Tuple[str, bool]:
-    """(precision, channels_last) of a variant name.
+def parse_variant(name: str) -> Tuple[str, bool, bool]:
+    """(precision, channels_last, fuse_conv_bn) of a variant name.
 
     Raises:
         ValueError: not one of :data:`VARIANTS`.
@@ -68,34 +76,39 @@ def parse_variant(name: str) -> Tuple[str, bool]:
     if name not in VARIANTS:
         raise ValueError(f'variant {name!r} unknown; known: '
                          f'{", ".join(VARIANTS)}')
-    precision, _, layout = name.partition('+')
-    return precision, bool(layout)
+    parts = name.split('+')
+    return parts[0], 'channels_last' in parts, 'fused' in parts
 
 
 def run_variant(timer, batch: dict, variant: str) -> Dict[str, float]:
     """``timer(batch)`` (a :class:`~.StageTimer`) with the model under the
     variant's :class:`InferencePrecision`, entered just for this call (its
-    layout conversion is not timed).
+    layout conversion and BN folding are not timed).
 
     Returns:
         dict: the timer's ms per stage and ``detections``.
     """
     from projects.core.inference_precision import InferencePrecision
-    precision, channels_last = parse_variant(variant)
-    ctx = InferencePrecision(timer.model, precision, channels_last) \
+    precision, channels_last, fused = parse_variant(variant)
+    ctx = InferencePrecision(timer.model, precision, channels_last,
+                             fuse_conv_bn=fused) \
         if variant != 'fp32' else contextlib.nullcontext()
     with ctx:
         return timer(batch)
 
 
 def variants_to_time(precision: str, channels_last: bool,
-                     compare_bf16: bool) -> List[str]:
+                     compare_bf16: bool,
+                     fuse_conv_bn: bool = False) -> List[str]:
     """The main variant first, then with ``compare_bf16`` the others of
-    fp32, bf16 and bf16 channels-last."""
+    fp32, bf16 and bf16 channels-last, then with ``fuse_conv_bn`` each of
+    those with BatchNorm folded."""
     names = [variant_name(precision, channels_last)]
     if compare_bf16:
         names += [v for v in ('fp32', 'bf16', 'bf16+channels_last')
                   if v not in names]
+    if fuse_conv_bn:
+        names += [v + '+fused' for v in names]
     return names
 
 
@@ -242,6 +255,14 @@ def _mask_ap(row: dict) -> str:
     return ' / '.join(cells)
 
 
+def layout_label(variant: str) -> str:
+    """'channels-last' or 'NCHW', with ', BN folded' for a fused
+    variant: the report's layout cell."""
+    _, channels_last, fused = parse_variant(variant)
+    return ('channels-last' if channels_last else 'NCHW') + (
+        ', BN folded' if fused else '')
+
+
 def precision_row(row: dict, peak: Optional[float]) -> List[str]:
     """The cells of :data:`PRECISION_COLUMNS` for one row.
 
@@ -256,8 +277,7 @@ def precision_row(row: dict, peak: Optional[float]) -> List[str]:
     rate32, rate16 = network_gmacs(row, fp32), network_gmacs(row, bf16)
     return [
         label(row), _ms(fp32), _ms(bf16),
-        '-' if variant is None else
-        ('channels-last' if variant.endswith('channels_last') else 'NCHW'),
+        '-' if variant is None else layout_label(variant),
         _ms(ort) if ort else ('error' if row.get('ort_error') else '-'),
         f'{flops / 1e9:.1f}' if flops else '-',
         '-' if rate32 is None else f'{rate32:.0f}', _pct(row, fp32, peak),
@@ -299,5 +319,5 @@ __all__ = ['VARIANTS', 'BF16_VARIANTS', 'PRECISION_COLUMNS',
            'PRECISION_NOTE', 'variant_name', 'parse_variant', 'run_variant',
            'variants_to_time', 'new_row_fields', 'load_ort', 'time_once',
            'time_predictor', 'variant_stats', 'has_precision', 'best_bf16',
-           'network_ms', 'network_gmacs', 'precision_row', 'precision_section',
-           'summarise_variants']
+           'network_ms', 'network_gmacs', 'layout_label', 'precision_row',
+           'precision_section', 'summarise_variants']

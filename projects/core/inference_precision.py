@@ -46,6 +46,11 @@ subclasses such as mmcv's ``ConvWS2d`` reshape their weight with ``view``)
 to channels-last and the backbone's input by a pre-hook; convolutions then
 keep their outputs channels-last. Leaving restores the weights that were
 converted to the contiguous layout.
+
+``fuse_conv_bn=True`` folds the network's eval-mode BatchNorm layers into
+their convolutions while entered (:class:`~projects.core.conv_bn_fusion.
+FusedConvBN`, done first, so that the folded weights are the ones made
+channels-last and held in bf16) and unfolds them last on leaving.
 """
 from typing import Any, Dict, List, Optional
 
@@ -55,6 +60,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from torch import nn
 
+from .conv_bn_fusion import FusedConvBN
 from .stage_map import StageMap, stage_map_of
 
 PRECISIONS = ('fp32', 'bf16')
@@ -162,10 +168,15 @@ class InferencePrecision:
       with its fp32 weights.
     * with either option, mmcv's deformable convolutions get contiguous
       fp32 inputs with autocast off (:func:`fp32_only_types`).
+    * ``fuse_conv_bn=True``: the network modules' eval-mode BatchNorm
+      layers are folded into their convolutions
+      (:class:`~projects.core.conv_bn_fusion.FusedConvBN`), before the
+      above.
 
-    On leaving, the hooks are removed and the converted weights made
-    contiguous again: the model computes exactly what it did before. With
-    ``precision='fp32'`` and ``channels_last=False`` it does nothing.
+    On leaving, the hooks are removed, the converted weights made
+    contiguous again and the BNs unfolded: the model computes exactly what
+    it did before. With ``precision='fp32'``, ``channels_last=False`` and
+    ``fuse_conv_bn=False`` it does nothing.
 
     Args:
         model (nn.Module): an mmdet detector (unwrapped), any device.
@@ -173,6 +184,7 @@ class InferencePrecision:
         channels_last (bool): see above. Defaults to False.
         stage_map (StageMap, optional): which modules are the network;
             default :func:`~projects.core.stage_map.stage_map_of` the model.
+        fuse_conv_bn (bool): see above. Defaults to False.
 
     Raises:
         ValueError: ``precision`` is not one of :data:`PRECISIONS`.
@@ -184,13 +196,15 @@ class InferencePrecision:
 
     def __init__(self, model: nn.Module, precision: str = 'fp32',
                  channels_last: bool = False,
-                 stage_map: Optional[StageMap] = None) -> None:
+                 stage_map: Optional[StageMap] = None,
+                 fuse_conv_bn: bool = False) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f'precision {precision!r} unknown; allowed: '
                              f'{", ".join(PRECISIONS)}')
         self.model = model
         self.precision = precision
         self.channels_last = bool(channels_last)
+        self.fuse_conv_bn = bool(fuse_conv_bn)
         self.stage_map = stage_map or stage_map_of(model)
         self.device_type = _device_type(model)
         if precision == 'bf16':
@@ -205,6 +219,7 @@ class InferencePrecision:
         self._fp32_regions: List = []
         # per bf16-held layer: {param name: (fp32 data, bf16 data)}
         self._bf16_held: Dict[nn.Module, Dict[str, tuple]] = {}
+        self._fused: Optional[FusedConvBN] = None
 
     @property
     def active(self) -> bool:
@@ -250,6 +265,11 @@ class InferencePrecision:
         if self.active:
             raise RuntimeError('InferencePrecision is already entered')
         self._handles, self._depth = [], 0
+        if self.fuse_conv_bn:
+            stages = self.stage_map.modules(self.model)
+            self._fused = FusedConvBN(
+                self.model, stages['backbone_neck'] +
+                stages['head_forward']).__enter__()
         if self.precision == 'bf16':
             stages = self.stage_map.modules(self.model)
             for module in stages['backbone_neck'] + stages['head_forward']:
@@ -340,6 +360,9 @@ class InferencePrecision:
         for weight in self._converted:
             weight.data = weight.data.contiguous()
         self._converted = []
+        if self._fused is not None:
+            self._fused.__exit__(None, None, None)
+            self._fused = None
 
 
 @HOOKS.register_module()
@@ -353,6 +376,8 @@ class InferencePrecisionHook(Hook):
     Args:
         precision (str): ``'fp32'`` or ``'bf16'``.
         channels_last (bool): Defaults to False.
+        fuse_conv_bn (bool): fold BatchNorm into the convs
+            (``tools/test.py --fuse-conv-bn``). Defaults to False.
 
     Raises:
         ValueError: unknown ``precision`` (on construction).
@@ -362,23 +387,27 @@ class InferencePrecisionHook(Hook):
     priority = 'LOW'
 
     def __init__(self, precision: str = 'fp32',
-                 channels_last: bool = False) -> None:
+                 channels_last: bool = False,
+                 fuse_conv_bn: bool = False) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f'InferencePrecisionHook: precision '
                              f'{precision!r} unknown; allowed: '
                              f'{", ".join(PRECISIONS)}')
         self.precision = precision
         self.channels_last = channels_last
+        self.fuse_conv_bn = fuse_conv_bn
         self._context: Optional[InferencePrecision] = None
 
     def before_test(self, runner) -> None:
         model = runner.model
         if is_model_wrapper(model):
             model = model.module
-        self._context = InferencePrecision(model, self.precision,
-                                           self.channels_last).__enter__()
+        self._context = InferencePrecision(
+            model, self.precision, self.channels_last,
+            fuse_conv_bn=self.fuse_conv_bn).__enter__()
         runner.logger.info(f'testing with precision {self.precision}, '
-                           f'channels_last={self.channels_last} (network '
+                           f'channels_last={self.channels_last}, '
+                           f'fuse_conv_bn={self.fuse_conv_bn} (network '
                            'modules only; post-processing in fp32)')
 
     def after_test(self, runner) -> None:

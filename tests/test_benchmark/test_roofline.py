@@ -12,17 +12,19 @@ from conftest import load_script
 from projects.benchmark import StageTimer, complexity
 from projects.benchmark.coco_results import match_record
 from projects.benchmark.precision import (PRECISION_COLUMNS, best_bf16,
-                                          network_ms, new_row_fields,
-                                          parse_variant, precision_row,
-                                          precision_section,
+                                          layout_label, network_ms,
+                                          new_row_fields, parse_variant,
+                                          precision_row, precision_section,
                                           summarise_variants, time_once,
-                                          variant_name)
+                                          variant_name, variants_to_time)
 from projects.benchmark.render import write_markdown
 from projects.benchmark.roofline import (CASES, build_case, measure, peak,
                                          roofline_fraction)
 from projects.core.inference_precision import bf16_unsupported_reason
 
 BF16 = bf16_unsupported_reason('cpu') is None
+VARIANTS_TIMED = ['fp32', 'bf16', 'bf16+channels_last',
+                  'bf16+channels_last+fused']
 PRECISIONS = ('fp32', 'bf16') if BF16 else ('fp32', )
 
 
@@ -88,8 +90,16 @@ def test_cpu_roofline_tool_writes_its_json(tmp_path, capsys):
 
 def test_variant_names():
     assert variant_name('bf16', True) == 'bf16+channels_last'
-    assert parse_variant('bf16+channels_last') == ('bf16', True)
-    assert parse_variant('fp32') == ('fp32', False)
+    assert variant_name('bf16', True, True) == 'bf16+channels_last+fused'
+    assert parse_variant('bf16+channels_last') == ('bf16', True, False)
+    assert parse_variant('fp32') == ('fp32', False, False)
+    assert parse_variant('fp32+fused') == ('fp32', False, True)
+    assert layout_label('bf16+fused') == 'NCHW, BN folded'
+    assert layout_label('bf16+channels_last') == 'channels-last'
+    assert variants_to_time('fp32', False, True, fuse_conv_bn=True) == [
+        'fp32', 'bf16', 'bf16+channels_last', 'fp32+fused', 'bf16+fused',
+        'bf16+channels_last+fused']
+    assert variants_to_time('bf16', True, False) == ['bf16+channels_last']
     with pytest.raises(ValueError, match="'fp16'"):
         variant_name('fp16', False)
     with pytest.raises(ValueError, match="'int8'"):
@@ -107,13 +117,12 @@ def test_precision_table_from_a_real_timing(tiny_sais, roofline,  # noqa
     row = dict(name='sais_tiny', config='tests/configs/sais_tiny.py',
                method='SAIS', complexity=complexity(model, batch),
                latency_ms={}, detections=[],
-               **new_row_fields(['fp32', 'bf16', 'bf16+channels_last'],
-                                'model.onnx'))
+               **new_row_fields(VARIANTS_TIMED, 'model.onnx'))
     row['latency_ms'] = {k: [] for k in row['variants']['bf16'][
         'latency_ms']}
     with StageTimer(model) as timer:
-        state = dict(timer=timer, model=model, variants=[
-            'fp32', 'bf16', 'bf16+channels_last'], ort=model)
+        state = dict(timer=timer, model=model, variants=VARIANTS_TIMED,
+                     ort=model)
         time_once(state, None, batch)  # warm-up: nothing kept
         assert row['latency_ms']['total'] == []
         for r in range(2):
@@ -129,8 +138,10 @@ def test_precision_table_from_a_real_timing(tiny_sais, roofline,  # noqa
     variant, bf16 = best_bf16(row)
     assert cells['fp32 ms'] == f"{fp32['total']['median']:.1f}"
     assert cells['bf16 ms'] == f"{bf16['total']['median']:.1f}"
-    assert cells['bf16 layout'] == ('channels-last' if variant.endswith(
-        'channels_last') else 'NCHW')
+    assert cells['bf16 layout'] == layout_label(variant)
+    fused = row['variants']['bf16+channels_last+fused']
+    assert fused['detections'] == row['detections']
+    assert len(fused['latency_ms']['total']) == 2
     assert cells['ORT ms'] == \
         f"{row['ort']['latency_stats']['total']['median']:.1f}"
     gmac = row['complexity']['flops'] / 1e9
@@ -162,6 +173,13 @@ def test_bf16_ap_records_kept_apart():
     assert match_record('m.py', 'a.pth', records, 'bf16')['segm']['AP'] == \
         pytest.approx(28.)
     assert match_record('m.py', 'a.pth', records[:1], 'bf16') is None
+    # a BN-folded bf16 test is the fused variant's, not the plain one's
+    records.append(dict(rec, metrics={'coco/segm_mAP': 0.27},
+                        precision='bf16', fuse_conv_bn=True))
+    assert match_record('m.py', 'a.pth', records, 'bf16')['segm']['AP'] == \
+        pytest.approx(28.)
+    assert match_record('m.py', 'a.pth', records, 'bf16',
+                        fuse_conv_bn=True)['segm']['AP'] == pytest.approx(27.)
 
 
 def test_ort_slot_errors_name_the_file(tiny_sais, tmp_path):  # noqa: F811

@@ -248,12 +248,13 @@ def test_video_made_from_photos(tmp_path, fruits_nuts, ckpt):
 
 
 @pytest.mark.slow
-def test_one_photo_channels_last(tmp_path, fruits_nuts, ckpt, capsys):
+def test_one_photo_channels_last_bn_folded(tmp_path, fruits_nuts, ckpt, capsys):
     img = osp.join(fruits_nuts, 'images', '3.jpg')
     demo.main([img, TINY_CFG, '--weights', ckpt, '--out-dir',
-               str(tmp_path), '--score-thr', '0', '--channels-last'])
+               str(tmp_path), '--score-thr', '0', '--channels-last',
+               '--fuse-conv-bn'])
     stdout = capsys.readouterr().out
-    assert 'fp32, channels-last; classes' in stdout
+    assert 'fp32, channels-last, BN folded; classes' in stdout
     assert 'over 1 frame(s): model' in stdout and FPS_LINE.search(stdout)
     res, inp = cv2.imread(str(tmp_path / '3.jpg')), cv2.imread(img)
     assert res.shape == inp.shape == (600, 800, 3)
