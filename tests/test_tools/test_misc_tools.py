@@ -86,6 +86,18 @@ def test_prototype_collapse_tables_are_the_committed_scalars(capsys):
     assert f'<!-- runs: begin -->\n{runs}\n' in page
 
 
+def test_box_regression_table_is_the_committed_scalars():
+    """docs/results/box_regression_saddle/README.md shows what its
+    loss_bbox.py prints from the committed protocol runs' scalars."""
+    script = load_script('docs/results/box_regression_saddle/loss_bbox.py')
+    with open(osp.join(ROOT, 'docs', 'results', 'box_regression_saddle',
+                       'README.md')) as f:
+        page = f.read()
+    table = script.loss_table(script.DEFAULT_RUNS)
+    assert 'condinst_s2 | 1.0000 | 1.0000 |' in table  # the stuck seed
+    assert f'<!-- loss table: begin -->\n{table}\n' in page
+
+
 def test_solo_small_data_table_is_the_committed_scalars(capsys):
     """docs/results/solo_small_data/README.md shows what its
     probe_table.py prints from the committed per-iteration scalars."""
