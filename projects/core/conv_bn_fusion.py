@@ -139,13 +139,9 @@ class FusedConvBN:
                     if conv.bias is not None:
                         bias = bias + conv.bias * scale
                     weight = conv.weight * scale.reshape(-1, 1, 1, 1)
+                dtype = (conv.weight if conv.bias is None else conv.bias).dtype
                 conv.weight.data = weight.to(conv.weight.dtype)
-                if conv.bias is None:
-                    conv.bias = nn.Parameter(bias.to(conv.weight.dtype),
-                                             requires_grad=False)
-                else:
-                    conv.bias = nn.Parameter(bias.to(conv.bias.dtype),
-                                             requires_grad=False)
+                conv.bias = nn.Parameter(bias.to(dtype), requires_grad=False)
                 parent._modules[bn_name] = nn.Identity()
         return self
 

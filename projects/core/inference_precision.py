@@ -265,14 +265,12 @@ class InferencePrecision:
         if self.active:
             raise RuntimeError('InferencePrecision is already entered')
         self._handles, self._depth = [], 0
+        stages = self.stage_map.modules(self.model)
+        network = stages['backbone_neck'] + stages['head_forward']
         if self.fuse_conv_bn:
-            stages = self.stage_map.modules(self.model)
-            self._fused = FusedConvBN(
-                self.model, stages['backbone_neck'] +
-                stages['head_forward']).__enter__()
+            self._fused = FusedConvBN(self.model, network).__enter__()
         if self.precision == 'bf16':
-            stages = self.stage_map.modules(self.model)
-            for module in stages['backbone_neck'] + stages['head_forward']:
+            for module in network:
                 self._handles += [
                     module.register_forward_pre_hook(self._enter_net),
                     module.register_forward_hook(
@@ -290,12 +288,11 @@ class InferencePrecision:
         if self.channels_last:
             self._to_channels_last()
         if self.precision == 'bf16':
-            self._hold_weights_in_bf16()
+            self._hold_weights_in_bf16(network)
         return self
 
-    def _hold_weights_in_bf16(self) -> None:
-        stages = self.stage_map.modules(self.model)
-        for stage_module in stages['backbone_neck'] + stages['head_forward']:
+    def _hold_weights_in_bf16(self, network: List[nn.Module]) -> None:
+        for stage_module in network:
             for module in stage_module.modules():
                 if type(module) not in BF16_WEIGHT_TYPES or \
                         module in self._bf16_held:
