@@ -209,3 +209,25 @@ def test_metafile_lists_every_config_of_its_folder(folder):
         if 'Reported In' in m:  # a source's figures, never ours
             assert m.get('Results') or m['Metadata'].get(
                 'Training Memory (GB)'), m['Name']
+
+
+@pytest.mark.parametrize('path', [
+    'sais/sais_r50_fpn_1xb2-800i_coco-mini-384.py',
+    'yolact/yolact_r50_fpn_1xb2-800i_coco-mini-384.py'])
+def test_800i_configs_change_only_the_schedule(path):
+    """The coco-mini 800-iteration configs are their 200-iteration config
+    (the small-data recipe) with only the schedule's length, its lr step,
+    and the validation and checkpoint cadence changed."""
+    long = _cfg(path).to_dict()
+    short = _cfg(path.replace('-800i_', '-200i_')).to_dict()
+    assert long['train_cfg'] == dict(short['train_cfg'], max_iters=800,
+                                     val_interval=200)
+    step = long['param_scheduler'][1]
+    assert (step['end'], step['milestones']) == (800, [600])
+    assert long['param_scheduler'][0] == short['param_scheduler'][0]
+    assert long['default_hooks']['checkpoint']['interval'] == 200
+    for cfg in (long, short):
+        for key in ('train_cfg', 'param_scheduler', 'default_hooks',
+                    'small_data_800i'):
+            cfg.pop(key, None)
+    assert long == short

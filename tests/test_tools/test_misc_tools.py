@@ -98,6 +98,23 @@ def test_box_regression_table_is_the_committed_scalars():
     assert f'<!-- loss table: begin -->\n{table}\n' in page
 
 
+def test_coco_mini_table_is_the_committed_scalars():
+    """docs/results/coco_mini_cpu/README.md shows what its curve_table.py
+    prints from the committed scalars: one row per validation (every 200
+    iterations) of each 800-iteration run, SAIS's and YOLACT's."""
+    script = load_script('docs/results/coco_mini_cpu/curve_table.py')
+    with open(osp.join(ROOT, 'docs', 'results', 'coco_mini_cpu',
+                       'README.md')) as f:
+        page = f.read()
+    table = script.table()
+    for run in ('sais_800i', 'yolact_800i'):
+        assert [ln.split(' | ')[1] for ln in table.splitlines()
+                if ln.startswith(f'| {run} |')] == ['200', '400', '600',
+                                                    '800'], run
+    assert f'<!-- curve table: begin -->\n{table}\n' in page
+    assert f'<!-- class table: begin -->\n{script.classes()}\n' in page
+
+
 def test_solo_small_data_table_is_the_committed_scalars(capsys):
     """docs/results/solo_small_data/README.md shows what its
     probe_table.py prints from the committed per-iteration scalars."""
