@@ -1,5 +1,6 @@
 """tools/misc: the results tables are the committed runs' numbers, and the
 config comparison finds what differs."""
+import glob
 import json
 import os.path as osp
 import sys
@@ -113,6 +114,26 @@ def test_coco_mini_table_is_the_committed_scalars():
                                                     '800'], run
     assert f'<!-- curve table: begin -->\n{table}\n' in page
     assert f'<!-- class table: begin -->\n{script.classes()}\n' in page
+
+
+def test_solov2_kernel_init_table_is_the_committed_traces():
+    """docs/results/solov2_kernel_init/README.md shows what its
+    logit_trace.py prints from the committed traces, and they show what
+    the page says: with mmdet's init every logit of seed 2 is below 0 from
+    iteration 9 on; with the kernel init the maximum never is."""
+    script = load_script('docs/results/solov2_kernel_init/logit_trace.py')
+    with open(osp.join(ROOT, 'docs', 'results', 'solov2_kernel_init',
+                       'README.md')) as f:
+        page = f.read()
+    assert f'<!-- trace table: begin -->\n{script.table()}\n' in page
+    traces = {}
+    for name in ('s2_mmdet_init', 's2_kernel_init'):
+        with open(osp.join(ROOT, 'docs', 'results', 'solov2_kernel_init',
+                           'traces', name + '.jsonl')) as f:
+            traces[name] = [json.loads(line) for line in f]
+    assert all(r['logit_max'] < 0
+               for r in traces['s2_mmdet_init'] if r['iter'] >= 9)
+    assert all(r['logit_max'] > 0 for r in traces['s2_kernel_init'])
 
 
 def test_solo_small_data_table_is_the_committed_scalars(capsys):
