@@ -136,6 +136,25 @@ def test_solov2_kernel_init_table_is_the_committed_traces():
     assert all(r['logit_max'] > 0 for r in traces['s2_kernel_init'])
 
 
+def test_solo_budget_table_is_the_committed_scalars():
+    """docs/results/solo_budget/README.md shows what its curve_table.py
+    prints from the committed scalars: each 400-iteration run validated at
+    100, 200, 300 and 400, and its protocol run below it."""
+    script = load_script('docs/results/solo_budget/curve_table.py')
+    with open(osp.join(ROOT, 'docs', 'results', 'solo_budget',
+                       'README.md')) as f:
+        page = f.read()
+    table = script.table()
+    runs = [osp.basename(p)[:-5] for p in sorted(glob.glob(osp.join(
+        ROOT, 'docs', 'results', 'solo_budget', 'runs', '*.json')))]
+    assert runs, 'no committed 400-iteration run'
+    for run in runs:
+        assert [ln.split(' | ')[1] for ln in table.splitlines()
+                if ln.startswith(f'| {run} |')] == ['100', '200', '300',
+                                                    '400'], run
+    assert f'<!-- curve table: begin -->\n{table}\n' in page
+
+
 def test_solo_small_data_table_is_the_committed_scalars(capsys):
     """docs/results/solo_small_data/README.md shows what its
     probe_table.py prints from the committed per-iteration scalars."""
