@@ -3,7 +3,8 @@
     python tools/protocol.py [--stage probe train memory report]
         [--method KEY ...] [--seed N ...] [--device cpu|cuda]
         [--protocol feral_cats] [--out docs/results/feral_cats_cpu]
-        [--work-root work_dirs/protocol/feral_cats] [--dry-run]
+        [--work-root work_dirs/protocol/feral_cats] [--amp]
+        [--lr-from DIR] [--dry-run]
 
 Stages, in order (all four by default):
 
@@ -21,7 +22,11 @@ Stages, in order (all four by default):
 Every finished piece is skipped when the command is run again: a probe
 whose scalars are in ``--out``, a run whose ``run.json`` is there. An
 interrupted run resumes from its last checkpoint in ``--work-root``.
-``--method`` and ``--seed`` run a subset (``--seed`` adds seeds a method
+``--amp`` trains in mixed precision (``tools/train.py --amp``: bf16
+autocast on the CPU) into its own folders (``..._bf16`` on the CPU,
+``..._amp`` on a GPU), and ``run.json`` records it. ``--lr-from`` takes
+the probed lrs of another results folder instead of probing again (a bf16
+re-run of fp32-probed methods). ``--method`` and ``--seed`` run a subset (``--seed`` adds seeds a method
 does not train by default). Each training is its own ``tools/train.py``
 process; its output goes to ``<work-root>/.../train.out``.
 """
@@ -58,13 +63,22 @@ def parse_args(argv=None) -> argparse.Namespace:
                    'docs/results/<protocol>_<device>)')
     p.add_argument('--work-root', help='checkpoints and MMEngine logs '
                    '(default: work_dirs/protocol/<protocol>_<device>)')
+    p.add_argument('--amp', action='store_true',
+                   help='train with tools/train.py --amp (bf16 on CPU)')
+    p.add_argument('--lr-from', metavar='DIR',
+                   help="use this results folder's probe/choice.json")
     p.add_argument('--dry-run', action='store_true',
                    help='print what would run, run nothing')
     args = p.parse_args(argv)
     proto = P.PROTOCOLS[args.protocol]
-    args.out = args.out or f'docs/results/{proto.name}_{args.device}'
-    args.work_root = (args.work_root or
-                      f'work_dirs/protocol/{proto.name}_{args.device}')
+    args.precision = P.precision_of(args.device, args.amp)
+    tag = f'{proto.name}_{args.device}' + (
+        f'_{args.precision}' if args.amp else '')
+    args.out = args.out or f'docs/results/{tag}'
+    args.work_root = args.work_root or f'work_dirs/protocol/{tag}'
+    if args.lr_from and not osp.isfile(
+            osp.join(args.lr_from, 'probe', 'choice.json')):
+        p.error(f'--lr-from {args.lr_from}: no probe/choice.json there')
     try:
         args.methods = ([proto.method(k) for k in args.method]
                         if args.method else list(proto.methods))
@@ -90,7 +104,7 @@ def device_words(device: str) -> str:
 
 
 def train_process(config: str, work_dir: str, device: str, resume: bool,
-                  dry_run: bool) -> float:
+                  dry_run: bool, amp: bool = False) -> float:
     """Runs ``tools/train.py`` in its own process; returns its wall time
     (s).
 
@@ -100,6 +114,8 @@ def train_process(config: str, work_dir: str, device: str, resume: bool,
     cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir]
     if resume:
         cmd.append('--resume')
+    if amp:
+        cmd.append('--amp')
     print('[protocol]', ' '.join(cmd), flush=True)
     if dry_run:
         return 0.0
@@ -125,7 +141,7 @@ def attempt(args, config: str, work_dir: str,
     end). Returns the wall time, None when it failed or was a dry run."""
     try:
         wall = train_process(config, work_dir, args.device, resume,
-                             args.dry_run)
+                             args.dry_run, args.amp)
     except RuntimeError as e:
         args.failed.append(str(e))
         print('[protocol] FAILED:', e, flush=True)
@@ -157,7 +173,7 @@ def probe_stage(proto: P.Protocol, args) -> dict:
                 start, stopped = time.time(), None
                 try:
                     wall = train_process(config, work_dir, args.device,
-                                         False, args.dry_run)
+                                         False, args.dry_run, args.amp)
                 except RuntimeError as e:
                     # a probe the NaN guard stopped is a result (its lr
                     # diverges), not a failure
@@ -229,7 +245,8 @@ def train_stage(proto: P.Protocol, args, lrs: dict) -> None:
               '\n'.join(json.dumps(r) for r in records) + '\n')
         P.RunRecord(method=method.key, seed=seed, lr=lrs[method.key],
                     config=method.config,
-                    device=device_words(args.device), metrics=metrics,
+                    device=device_words(args.device),
+                    precision=args.precision, metrics=metrics,
                     curve=P.learning_curve(records),
                     wall_s=round(wall_total, 1),
                     checkpoint=osp.relpath(osp.join(
@@ -279,7 +296,9 @@ def main(argv=None) -> None:
     proto = P.PROTOCOLS[args.protocol]
     os.chdir(REPO)
     os.makedirs(args.out, exist_ok=True)
-    if 'probe' in args.stage:
+    if args.lr_from:
+        lrs = {k: v['lr'] for k, v in P.load_choices(args.lr_from).items()}
+    elif 'probe' in args.stage:
         lrs = probe_stage(proto, args)
     else:
         lrs = {k: v['lr'] for k, v in P.load_choices(args.out).items()}

@@ -13,6 +13,9 @@ Differences from mmdet's tools/train.py:
   (``projects.core.class_check``), and the train and val splits are checked
   (``projects.core.dataset_check``): a broken image or annotation stops the
   run before its first iteration, naming the file and the field;
+* ``--amp`` trains in mixed precision on the CPU too: bf16 autocast
+  (``projects.engine.CPUBf16OptimWrapper``), where mmengine's
+  ``AmpOptimWrapper`` (still used on a GPU) needs a GPU;
 * ``--resume`` (auto) takes the newest readable checkpoint, skipping a
   truncated one with a message (``projects.core.resume``); a checkpoint
   that pickles code is refused in every loading path.
@@ -31,7 +34,8 @@ def parse_args():
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp', action='store_true', default=False,
-        help='enable automatic-mixed-precision training')
+        help='mixed-precision training: fp16 AmpOptimWrapper on a GPU, '
+        'bf16 autocast (CPUBf16OptimWrapper) on the CPU')
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the lr by (processes x batch size) / base_batch_size')
@@ -81,8 +85,18 @@ def main():
         sys.exit(f'error: {e}')
 
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        # fp16 AmpOptimWrapper on a GPU (as MMDetection), bf16 autocast on
+        # the CPU (mmengine's wrapper refuses to run there)
+        import torch
+
+        from projects.core.inference_precision import \
+            PrecisionNotSupportedError
+        from projects.engine import enable_amp
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        try:
+            enable_amp(cfg, device)
+        except (PrecisionNotSupportedError, ValueError) as e:
+            sys.exit(f'error: {args.config}: {e}')
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             sys.exit(f'error: {args.config}: --auto-scale-lr needs '

@@ -342,6 +342,15 @@ def train_seconds(records: Sequence[dict], upto: int,
                if 'iter' in r and r['iter'] <= upto)
 
 
+def precision_of(device: str, amp: bool) -> str:
+    """The training precision a run records: ``'fp32'`` without ``--amp``;
+    with it ``'bf16'`` on the CPU (bf16 autocast) and ``'fp16'`` on a GPU
+    (mmengine's ``AmpOptimWrapper``)."""
+    if not amp:
+        return 'fp32'
+    return 'bf16' if device == 'cpu' else 'fp16'
+
+
 @dataclass
 class RunRecord:
     """What ``runs/<name>/run.json`` keeps of one finished run.
@@ -350,6 +359,8 @@ class RunRecord:
         method (str), seed (int), lr (float): the run.
         config (str): the method's config.
         device (str): where it ran, in words.
+        precision (str): training precision (:func:`precision_of`);
+            records written before it was kept are fp32.
         metrics (dict): the final validation record (COCO metrics in
             [0, 1], as MMDetection logs them).
         curve (list[dict]): per validation point ``iter``, ``train_s``
@@ -367,6 +378,7 @@ class RunRecord:
     config: str
     device: str
     metrics: dict
+    precision: str = 'fp32'
     curve: List[dict] = field(default_factory=list)
     wall_s: float = 0.0
     checkpoint: Optional[str] = None

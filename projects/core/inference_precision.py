@@ -20,12 +20,9 @@ by removable forward pre-hooks / forward hooks, and every floating output
 of those modules is cast back to fp32, so decoding, NMS, box coordinates,
 cropping and mask pasting run in fp32 as without it.
 
-mmcv's deformable convolutions (YOLACT++'s DCNv2) get contiguous fp32
-inputs with autocast off for their call, whichever the options: their CPU
-kernel (``modulated_deformable_im2col_cpu``) has no BFloat16 version, reads
-its input as contiguous NCHW whatever its strides (a channels-last input
-gives wrong numbers, silently), and their offset conv would otherwise give
-bf16 offsets, to which mmcv casts the input.
+mmcv's deformable convolutions (YOLACT++'s DCNv2) and RoIAlign get
+contiguous fp32 inputs with autocast off for their call, whichever the
+options (:class:`~projects.core.fp32_modules.Fp32Modules`, which says why).
 
 Autocast casts an fp32 weight to bf16 at every call of its conv (its cast
 cache lasts one autocast region, and each network module is a region), so
@@ -61,19 +58,13 @@ from mmengine.registry import HOOKS
 from torch import nn
 
 from .conv_bn_fusion import FusedConvBN
+from .fp32_modules import Fp32Modules, fp32_only_types, to_fp32
 from .stage_map import StageMap, stage_map_of
 
 PRECISIONS = ('fp32', 'bf16')
 CONV_TYPES = (nn.Conv2d, nn.ConvTranspose2d)
 #: layers whose weights autocast casts to bf16 (exact types, as CONV_TYPES)
 BF16_WEIGHT_TYPES = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
-
-
-def fp32_only_types() -> tuple:
-    """Module types that need contiguous fp32 inputs (no bf16 CPU kernel,
-    NCHW assumed): mmcv's deformable convolutions."""
-    from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
-    return DeformConv2d, ModulatedDeformConv2d
 
 
 class PrecisionNotSupportedError(RuntimeError):
@@ -117,21 +108,6 @@ def bf16_unsupported_reason(device_type: str) -> Optional[str]:
     return None
 
 
-def to_fp32(obj: Any) -> Any:
-    """``obj`` with every bf16 tensor in it cast to fp32 (tensors, and
-    tuples, named tuples, lists and dicts of them, nested); anything else is
-    returned as is."""
-    if isinstance(obj, torch.Tensor):
-        return obj.float() if obj.dtype == torch.bfloat16 else obj
-    if isinstance(obj, tuple) and hasattr(obj, '_fields'):
-        return type(obj)(*(to_fp32(o) for o in obj))
-    if isinstance(obj, (tuple, list)):
-        return type(obj)(to_fp32(o) for o in obj)
-    if isinstance(obj, dict):
-        return type(obj)((k, to_fp32(v)) for k, v in obj.items())
-    return obj
-
-
 def _device_type(model: nn.Module) -> str:
     param = next(model.parameters(), None)
     return 'cpu' if param is None else param.device.type
@@ -166,8 +142,9 @@ class InferencePrecision:
       :data:`BF16_WEIGHT_TYPES` layers are held in bf16 (autocast's own
       cast, done once); such a layer called with autocast off computes
       with its fp32 weights.
-    * with either option, mmcv's deformable convolutions get contiguous
-      fp32 inputs with autocast off (:func:`fp32_only_types`).
+    * with either option, mmcv's deformable convolutions and RoIAlign get
+      contiguous fp32 inputs with autocast off (:class:`~projects.core.
+      fp32_modules.Fp32Modules`).
     * ``fuse_conv_bn=True``: the network modules' eval-mode BatchNorm
       layers are folded into their convolutions
       (:class:`~projects.core.conv_bn_fusion.FusedConvBN`), before the
@@ -216,7 +193,7 @@ class InferencePrecision:
         self._converted: List[nn.Parameter] = []
         self._autocast = None
         self._depth = 0
-        self._fp32_regions: List = []
+        self._fp32_modules: Optional[Fp32Modules] = None
         # per bf16-held layer: {param name: (fp32 data, bf16 data)}
         self._bf16_held: Dict[nn.Module, Dict[str, tuple]] = {}
         self._fused: Optional[FusedConvBN] = None
@@ -243,17 +220,6 @@ class InferencePrecision:
         self._autocast = None
         return None if output is None else to_fp32(output)
 
-    def _enter_fp32(self, module: nn.Module, args) -> tuple:
-        region = torch.autocast(self.device_type, enabled=False)
-        region.__enter__()
-        self._fp32_regions.append(region)
-        return tuple(a.contiguous() if isinstance(a, torch.Tensor) else a
-                     for a in to_fp32(args))
-
-    def _exit_fp32(self, module: nn.Module, args, output) -> None:
-        if self._fp32_regions:
-            self._fp32_regions.pop().__exit__(None, None, None)
-
     @staticmethod
     def _input_channels_last(module: nn.Module, args) -> Optional[tuple]:
         if args and isinstance(args[0], torch.Tensor) and args[0].dim() == 4:
@@ -277,14 +243,8 @@ class InferencePrecision:
                         self._exit_net, prepend=True, always_call=True)
                 ]
         if self.precision == 'bf16' or self.channels_last:
-            fp32_only = fp32_only_types()
-            for module in self.model.modules():
-                if isinstance(module, fp32_only):
-                    self._handles += [
-                        module.register_forward_pre_hook(self._enter_fp32),
-                        module.register_forward_hook(
-                            self._exit_fp32, prepend=True, always_call=True)
-                    ]
+            self._fp32_modules = Fp32Modules(
+                self.model, self.device_type).__enter__()
         if self.channels_last:
             self._to_channels_last()
         if self.precision == 'bf16':
@@ -344,8 +304,9 @@ class InferencePrecision:
         for handle in self._handles or ():
             handle.remove()
         self._handles = None
-        while self._fp32_regions:  # left while inside a call
-            self._fp32_regions.pop().__exit__(None, None, None)
+        if self._fp32_modules is not None:
+            self._fp32_modules.__exit__(None, None, None)
+            self._fp32_modules = None
         if self._autocast is not None:
             self._autocast.__exit__(None, None, None)
             self._autocast = None

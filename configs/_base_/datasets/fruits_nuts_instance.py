@@ -11,7 +11,10 @@ metainfo = dict(
     palette=[(220, 20, 60), (119, 11, 32), (0, 0, 142)])
 train_dataloader = dict(
     num_workers=1,
-    persistent_workers=False,
+    # the worker outlives the epoch: a small set ends an epoch every few
+    # iterations, and a new worker (a fork of the training process) made
+    # the first batch of every epoch wait for it
+    persistent_workers=True,
     batch_sampler=None,
     dataset=dict(
         data_root=data_root,

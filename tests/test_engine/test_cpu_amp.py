@@ -1,0 +1,146 @@
+"""bf16 mixed-precision training on CPU (``CPUBf16OptimWrapper``,
+``tools/train.py --amp``): real optimisation steps of zoo detectors on real
+photos."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+
+from conftest import ROOT, TINY_CFG, real_dataset
+from projects.core.fp32_modules import Fp32Modules
+from projects.core.inference_precision import bf16_unsupported_reason
+from projects.engine import CPUBf16OptimWrapper, enable_amp
+
+NO_BF16 = bf16_unsupported_reason('cpu')
+needs_bf16 = pytest.mark.skipif(NO_BF16 is not None,
+                                reason=f'no native bf16: {NO_BF16}')
+
+
+def build(cfg):
+    from projects.benchmark.models import build_model
+    return build_model(cfg, None, 'cpu').train()
+
+
+def amp_wrapper(model, cfg):
+    from mmengine.optim import build_optim_wrapper
+    cfg = copy.deepcopy(cfg)
+    assert enable_amp(cfg, 'cpu') == 'CPUBf16OptimWrapper'
+    return build_optim_wrapper(model, cfg.optim_wrapper)
+
+
+def batches(cfg, n, size=None):
+    ds = real_dataset(cfg, size=size)
+    return [pseudo_collate([ds[2 * i], ds[2 * i + 1]]) for i in range(n)]
+
+
+@needs_bf16
+def test_bf16_steps_train_in_bf16_with_fp32_state(fruits_nuts):
+    cfg = Config.fromfile(TINY_CFG)
+    model = build(cfg)
+    wrapper = amp_wrapper(model, cfg)
+    assert isinstance(wrapper, CPUBf16OptimWrapper)
+    assert wrapper.clip_grad_kwargs == dict(max_norm=35, norm_type=2)
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    conv_out, grad_dtypes = [], set()
+    hook = model.backbone.conv1.register_forward_hook(
+        lambda m, a, out: conv_out.append(out.dtype))
+    # the gradients as the optimizer steps with them (zeroed after)
+    wrapper.optimizer.register_step_pre_hook(
+        lambda opt, args, kwargs: grad_dtypes.update(
+            p.grad.dtype for g in opt.param_groups for p in g['params']
+            if p.grad is not None))
+    for data in batches(cfg, 3, size=256):
+        losses = model.train_step(data, wrapper)
+        assert not torch.is_autocast_enabled('cpu')
+        assert all(torch.isfinite(v).all() for v in losses.values())
+    hook.remove()
+    # the convolutions ran in bf16, under the wrapper's autocast
+    assert conv_out == [torch.bfloat16] * 3
+    moved = [k for k, v in model.named_parameters()
+             if not torch.equal(v.detach(), before[k])]
+    assert len(moved) > 0.9 * len(before)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert model.backbone.conv1.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    assert grad_dtypes == {torch.float32}
+    state = wrapper.optimizer.state_dict()['state']
+    assert state and {s['momentum_buffer'].dtype
+                      for s in state.values()} == {torch.float32}
+
+
+@needs_bf16
+def test_channels_last_steps_compute_what_nchw_steps_compute(fruits_nuts):
+    cfg = Config.fromfile(TINY_CFG)
+    data = batches(cfg, 2, size=256)
+    losses = {}
+    for channels_last in (False, True):
+        model = build(cfg)  # seeded: the same init both times
+        c = copy.deepcopy(cfg)
+        c.optim_wrapper.channels_last = channels_last
+        wrapper = amp_wrapper(model, c)
+        losses[channels_last] = [
+            {k: float(v.detach())
+             for k, v in model.train_step(d, wrapper).items()}
+            for d in data]
+        assert model.backbone.conv1.weight.is_contiguous(
+            memory_format=torch.channels_last) == channels_last
+    for nchw, nhwc in zip(losses[False], losses[True]):
+        for key in nchw:
+            assert nhwc[key] == pytest.approx(nchw[key], rel=0.02, abs=1e-3)
+
+
+def test_fp32_modules_run_roi_align_in_bf16_region():
+    from mmcv.ops import RoIAlign
+    torch.manual_seed(0)
+    roi_align = RoIAlign((7, 7), spatial_scale=0.25, sampling_ratio=2,
+                         aligned=True)
+    conv = torch.nn.Conv2d(8, 8, 3, padding=1)
+    x = torch.randn(2, 8, 32, 32)
+    rois = torch.tensor([[0, 4., 4., 60., 60.], [1, 10., 20., 90., 100.]])
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        feats = conv(x)
+        assert feats.dtype == torch.bfloat16
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            roi_align(feats, rois)
+        with Fp32Modules(roi_align, 'cpu') as islands:
+            assert islands.modules == [roi_align]
+            out = roi_align(feats, rois)
+            # autocast is back on after the module
+            assert torch.is_autocast_enabled('cpu')
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, roi_align(feats.float(), rois))
+    # hooks are gone on leaving: bf16 input fails again
+    with torch.autocast('cpu', dtype=torch.bfloat16), pytest.raises(
+            (RuntimeError, NotImplementedError)):
+        roi_align(conv(x), rois)
+
+
+def test_enable_amp_picks_the_wrapper_per_device():
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs/sais/sais_r50_fpn_1xb2-200i_feral-cats-384.py'))
+    gpu = copy.deepcopy(cfg)
+    assert enable_amp(gpu, 'cuda') == 'AmpOptimWrapper'
+    assert gpu.optim_wrapper.loss_scale == 'dynamic'
+    assert gpu.optim_wrapper.optimizer.lr == 0.001
+    if NO_BF16 is None:
+        cpu = copy.deepcopy(cfg)
+        cpu.optim_wrapper.loss_scale = 'dynamic'
+        assert enable_amp(cpu, 'cpu') == 'CPUBf16OptimWrapper'
+        assert 'loss_scale' not in cpu.optim_wrapper
+        assert cpu.optim_wrapper.clip_grad == dict(max_norm=35, norm_type=2)
+        assert cpu.optim_wrapper.optimizer == cfg.optim_wrapper.optimizer
+    other = copy.deepcopy(cfg)
+    other.optim_wrapper.type = 'ApexOptimWrapper'
+    with pytest.raises(ValueError, match='ApexOptimWrapper'):
+        enable_amp(other, 'cpu')
+
+
+def test_wrapper_refuses_float16():
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match='float16'):
+        CPUBf16OptimWrapper(
+            dtype='float16', optimizer=torch.optim.SGD(model.parameters(),
+                                                       lr=0.1))
