@@ -7,8 +7,8 @@ _base_ = [
     '../_base_/schedules/schedule_small_data.py',
     '../_base_/models/selfsup_init.py'
 ]
-# The small-data recipe of the prototype methods (issue 12,
-# docs/protocol.md): prototypes normalised before their last ReLU, so that
+# The small-data recipe of the prototype methods (docs/protocol.md):
+# prototypes normalised before their last ReLU, so that
 # they cannot all die (docs/results/prototype_collapse), and the lr that the
 # protocol's probe picked on feral_cats (docs/results/feral_cats_cpu/probe).
 model = dict(_base_.selfsup_init, mask_head=dict(proto_norm=True))

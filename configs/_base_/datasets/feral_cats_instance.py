@@ -1,8 +1,8 @@
 # feral_cats: the zoo's benchmark set. 291 real photos (stretched to
 # 640x640 by the export), 1,097 cats with polygon masks, one class;
 # train.json 191 images / 757 instances, val.json 100 images / 340
-# instances (../shared/data/feral_cats/SOURCE.md), linked at data/feral_cats
-# by tools/setup.sh, at the fixed input of fixed_size.py (384x384); one
+# instances (data/feral_cats/SOURCE.md; data/feral_cats is linked by
+# tools/setup.sh), at the fixed input of fixed_size.py (384x384); one
 # loader process, no aspect-ratio batching.
 _base_ = './fixed_size.py'
 

@@ -1,5 +1,5 @@
-# The small-data recipe of SOLO and Decoupled SOLO (issue 12,
-# docs/results/solo_small_data): their mask branch (the mask convs and the
+# The small-data recipe of SOLO and Decoupled SOLO
+# (docs/results/solo_small_data): their mask branch (the mask convs and the
 # S^2 / 2S output convs) at 30x the optimizer's lr. At initialisation the
 # dice loss sends that branch about 1/100 of the gradient the category
 # loss sends its own (grad_at_init.py), so at the common lr the masks do

@@ -1,4 +1,4 @@
-# The small-data recipe of SOLOv2 (issue 12, docs/results/solov2_kernel_init):
+# The small-data recipe of SOLOv2 (docs/results/solov2_kernel_init):
 # the conv that predicts the dynamic kernels (`conv_kernel`) starts at std
 # 0.001 instead of mmdet's 0.01, every other layer as mmdet inits it. At
 # 0.01 the first mask logits of the positive cells are large (background
