@@ -71,13 +71,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='print what would run, run nothing')
     args = p.parse_args(argv)
     proto = P.PROTOCOLS[args.protocol]
+    suffix = args.amp and not proto.amp  # a protocol's own precision
+    args.amp = args.amp or proto.amp    # needs no suffix
     args.precision = P.precision_of(args.device, args.amp)
     tag = f'{proto.name}_{args.device}' + (
-        f'_{args.precision}' if args.amp else '')
+        f'_{args.precision}' if suffix else '')
+    args.lr_from = args.lr_from or proto.lr_from
     args.out = args.out or f'docs/results/{tag}'
     args.work_root = args.work_root or f'work_dirs/protocol/{tag}'
     if args.lr_from and not osp.isfile(
-            osp.join(args.lr_from, 'probe', 'choice.json')):
+            osp.join(REPO, args.lr_from, 'probe', 'choice.json')):
         p.error(f'--lr-from {args.lr_from}: no probe/choice.json there')
     try:
         args.methods = ([proto.method(k) for k in args.method]

@@ -72,6 +72,13 @@ class Protocol:
             evaluated (learning curves); the last is the budget.
         checkpoint_interval (int): how many iterations an interrupted run
             can lose.
+        amp (bool): train in mixed precision (``tools/train.py --amp``:
+            bf16 on the CPU). Defaults to False.
+        lr_from (str, optional): a results folder whose probed lrs this
+            protocol trains with (its ``probe/choice.json``), instead of
+            probing again.
+        plateau (bool): the report gives each run's plateau verdict
+            (:func:`plateau_verdict`). Defaults to False.
     """
     name: str
     methods: Tuple[Method, ...]
@@ -80,6 +87,9 @@ class Protocol:
     probe_window: Tuple[int, int] = (20, 40)
     val_at: Tuple[int, ...] = (50, 100, 200)
     checkpoint_interval: int = 50
+    amp: bool = False
+    lr_from: Optional[str] = None
+    plateau: bool = False
 
     @property
     def max_iters(self) -> int:
@@ -140,7 +150,55 @@ FERAL_CATS = Protocol(
                'mask-rcnn_r50_fpn_1xb2-200i_feral-cats-384.py', (0, 1, 2)),
     ))
 
-PROTOCOLS = {p.name: p for p in (FERAL_CATS, )}
+#: The converged budget: every method's ``*_1xb2-24e_feral-cats-384.py``
+#: (its 200-iteration config for 24 epochs, lr steps at 2/3 and 8/9; the
+#: FCOS-family heads with ``conv_reg``'s bias at 1), in bf16, at the lrs
+#: the 200-iteration probe picked, validated every 2 epochs. Seed 0 of the
+#: first eight methods first, then seeds 1 and 2 of SAIS, YOLACT and Mask
+#: R-CNN, then the rest.
+FERAL_CATS_24E = Protocol(
+    name='feral_cats_24e',
+    methods=tuple(
+        Method(m.key, m.config.replace('1xb2-200i', '1xb2-24e'),
+               (0, 1, 2) if m.key in ('sais', 'yolact', 'mask_rcnn') else
+               (0, ), m.prototypes, m.masks)
+        for key in ('sais', 'sais_rt', 'yolact', 'yolactpp', 'solov2',
+                    'condinst', 'blendmask', 'mask_rcnn', 'sss', 'solo',
+                    'decoupled_solo', 'decoupled_solo_light',
+                    'blendmask_rt', 'condinst_rt', 'yolo_mask', 'fcos')
+        for m in FERAL_CATS.methods if m.key == key),
+    val_at=tuple(range(192, 2305, 192)),
+    checkpoint_interval=96,
+    amp=True,
+    lr_from='docs/results/feral_cats_cpu',
+    plateau=True)
+
+PROTOCOLS = {p.name: p for p in (FERAL_CATS, FERAL_CATS_24E)}
+
+
+def plateau_verdict(curve: Sequence[dict], max_iters: int,
+                    gain: float = 1.0) -> Tuple[str, float]:
+    """Whether a run's val mask AP curve is flat: the last quarter of the
+    schedule (from the last validation at or before 3/4 of ``max_iters``
+    to the last one) gains less than ``gain`` AP points.
+
+    Args:
+        curve (list[dict]): :func:`learning_curve` points (``iter``,
+            ``segm_mAP`` in %).
+        max_iters (int): the schedule's length.
+        gain (float): AP points. Defaults to 1.0.
+
+    Returns:
+        tuple[str, float]: ``'flat'``, ``'rising'`` or ``'too short'`` (no
+        validation at or before 3/4 of the schedule, or none at its end)
+        and the gain in AP points (nan when too short).
+    """
+    quarter = [p for p in curve if p['iter'] <= 0.75 * max_iters]
+    last = [p for p in curve if p['iter'] == max_iters]
+    if not quarter or not last:
+        return 'too short', math.nan
+    delta = last[0]['segm_mAP'] - quarter[-1]['segm_mAP']
+    return ('flat' if delta < gain else 'rising'), delta
 
 
 def lr_tag(lr: float) -> str:

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 from .headline import MEMORY_KEY
 from .metafiles import MethodIndex
 from .protocol import (Protocol, RunRecord, load_choices, lr_tag, probe_name,
-                       probe_record_score)
+                       plateau_verdict, probe_record_score)
 from .report import _median_iqr, markdown, train_memory_mib, train_state_mib
 
 AP_KEYS = (('AP', 'segm_mAP'), ('AP50', 'segm_mAP_50'),
@@ -117,6 +117,8 @@ def results_table(proto: Protocol, runs: dict, bench: dict,
                   index: MethodIndex) -> str:
     cols = (['method', 'seeds', 'lr'] + [k for k, _ in AP_KEYS] +
             ['ms/img', 'train memory', 'train state', 'train min / run'])
+    if proto.plateau:
+        cols += ['plateau (AP gain, last quarter)', 'trained on']
     rows = []
     for method in proto.methods:
         recs = runs.get(method.key)
@@ -136,10 +138,23 @@ def results_table(proto: Protocol, runs: dict, bench: dict,
             f'{state:.0f} MiB' if state else '-',
             fmt_mean_std([r.curve[-1]['train_s'] / 60 for r in recs
                           if r.curve])
-        ])
+        ] + (plateau_cells(proto, recs) if proto.plateau else []))
     if not rows:
         rows.append(['no finished run yet'] + [''] * (len(cols) - 1))
     return markdown(cols, rows)
+
+
+def plateau_cells(proto: Protocol, recs: List[RunRecord]) -> List[str]:
+    """The plateau verdict of each seed (:func:`~projects.benchmark.
+    protocol.plateau_verdict`: ``flat`` or ``rising`` at the cap) and
+    where each seed trained (precision and device)."""
+    verdicts = []
+    for r in recs:
+        verdict, gain = plateau_verdict(r.curve, proto.max_iters)
+        verdicts.append(verdict if math.isnan(gain) else
+                        f'{verdict} ({gain:+.1f})')
+    where = sorted({f'{r.precision}, {r.device}' for r in recs})
+    return ['; '.join(verdicts), '; '.join(where)]
 
 
 def separations(proto: Protocol, runs: dict) -> List[str]:
@@ -192,13 +207,15 @@ def memory_lines(proto: Protocol, bench: dict,
 
 def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
     """Mask AP against iterations and against training wall time, one
-    line per run (a method's seeds share its colour); box detectors
-    (``Method.masks`` False) are left out."""
+    line per run (a method's seeds share its colour and marker, which no
+    other method has); box detectors (``Method.masks`` False) are left
+    out."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
-    colours = plt.get_cmap('tab10')
+    colours = plt.get_cmap('tab20')
+    markers = 'osD^vP*Xh<>p8dH+'
     for i, method in enumerate(proto.methods):
         if not method.masks:
             continue
@@ -206,8 +223,8 @@ def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
             xs = [p['iter'] for p in rec.curve]
             ts = [p['train_s'] / 60 for p in rec.curve]
             ys = [p['segm_mAP'] for p in rec.curve]
-            kw = dict(color=colours(i % 10), marker='o', ms=3, lw=1.2,
-                      label=method.key if j == 0 else None)
+            kw = dict(color=colours(i % 20), marker=markers[i % 16], ms=4,
+                      lw=1.2, label=method.key if j == 0 else None)
             axes[0].plot(xs, ys, **kw)
             axes[1].plot(ts, ys, **kw)
     axes[0].set_xlabel('iteration (batch 2)')

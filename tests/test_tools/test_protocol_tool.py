@@ -33,3 +33,21 @@ def test_unknown_method_is_refused_with_the_known_ones(tmp_path):
                  str(tmp_path))
     assert r.returncode == 2
     assert "no method 'no_such_method'" in r.stderr and 'sais, yolact' in r.stderr
+
+
+def test_amp_trains_bf16_with_another_folders_lrs(tmp_path):
+    probed = tmp_path / 'fp32'
+    (probed / 'probe').mkdir(parents=True)
+    (probed / 'probe' / 'choice.json').write_text(json.dumps(
+        dict(sais=dict(lr=0.003, scores={}))))
+    out, work = tmp_path / 'bf16', tmp_path / 'work'
+    r = run_tool('tools/protocol.py', '--stage', 'train', '--method', 'sais',
+                 '--seed', '0', '--amp', '--lr-from', str(probed),
+                 '--dry-run', '--out', str(out), '--work-root', str(work))
+    assert r.returncode == 0, r.stderr
+    planned = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
+    assert len(planned) == 1 and planned[0].endswith('--amp')
+    assert 'lr=0.003' in (out / 'runs' / 'sais_s0' / 'config.py').read_text()
+    r = run_tool('tools/protocol.py', '--stage', 'train', '--amp',
+                 '--lr-from', str(tmp_path / 'nowhere'), '--dry-run')
+    assert r.returncode == 2 and 'no probe/choice.json' in r.stderr
