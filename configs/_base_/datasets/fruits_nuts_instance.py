@@ -11,10 +11,12 @@ metainfo = dict(
     palette=[(220, 20, 60), (119, 11, 32), (0, 0, 142)])
 train_dataloader = dict(
     num_workers=1,
-    # the worker outlives the epoch: a small set ends an epoch every few
-    # iterations, and a new worker (a fork of the training process) made
-    # the first batch of every epoch wait for it
-    persistent_workers=True,
+    persistent_workers=False,
+    # one endless pass for the iteration-based small-data schedules:
+    # mmengine's loop sleeps 2 s at the end of every pass of a finite
+    # sampler ("prevent possible deadlock") and warns; the first pass is
+    # DefaultSampler's order, later ones reshuffle from the same generator
+    sampler=dict(type='InfiniteSampler', shuffle=True),
     batch_sampler=None,
     dataset=dict(
         data_root=data_root,
