@@ -51,8 +51,10 @@ Per config:
   (``--fuse-conv-bn``).
 
 ``--checkpoint`` gives one checkpoint per config, in order (``none`` for a
-seeded random init). A config that fails to load, build or run gets its
-error in its row; the other rows complete. Method names come from the
+seeded random init). A checkpoint whose weights do not fit its config
+stops the benchmark before any timing (``CheckpointMismatchError``: no
+figure of half-loaded weights). A config that fails to load, build or run
+otherwise gets its error in its row; the other rows complete. Method names come from the
 metafiles (``--metafile-root``/*/metafile.yml, see
 :mod:`projects.benchmark.metafiles`), and so do the papers' figures.
 
@@ -332,6 +334,7 @@ def main(argv=None) -> str:
                                               variants_to_time)
     from projects.benchmark.report import stats
     from projects.benchmark.roofline import measure
+    from projects.core.checkpoint import CheckpointMismatchError
 
     if args.device == 'cuda' and not torch.cuda.is_available():
         sys.exit('error: --device cuda: torch sees no CUDA device')
@@ -375,6 +378,8 @@ def main(argv=None) -> str:
                 args.fuse_conv_bn), onnx))
         try:
             live[name] = prepare(row, args, index)
+        except CheckpointMismatchError as e:  # no figure of such weights
+            sys.exit(f'error: {e}')
         except Exception as e:
             row['error'] = _error(e)
             row['traceback'] = traceback.format_exc()

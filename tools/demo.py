@@ -20,8 +20,12 @@ How it is built:
   configs: it reads a config with ``Config.fromfile``, which imports
   ``custom_imports`` (``projects``: the zoo's heads register themselves),
   and it sets the ``mmdet`` default scope. :class:`ZooDetInferencer`
-  changes one thing: for a checkpoint whose ``meta`` has no class names it
-  takes them from the config's test dataset, not COCO's 80 names.
+  changes two things: for a checkpoint whose ``meta`` has no class names it
+  takes them from the config's test dataset, not COCO's 80 names; and a
+  checkpoint whose weights do not fit the config (another method or class
+  count) stops the demo with what does not fit and what the checkpoint
+  was trained with, where DetInferencer would draw with half-loaded
+  weights.
 * The checkpoint first goes through
   ``projects.core.checkpoint.load_safe_checkpoint``, as in tools/test.py:
   a file that pickles code is refused with its own message, and MMEngine's
@@ -96,7 +100,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 class ZooDetInferencer(DetInferencer):
     """mmdet's ``DetInferencer``, with class names from the config when the
-    checkpoint has none.
+    checkpoint has none, refusing weights that do not fit the config
+    (``CheckpointMismatchError``), which ``DetInferencer`` loads with
+    ``strict=False`` and a warning.
 
     ``DetInferencer`` falls back to COCO's 80 names (with a warning) for a
     checkpoint without ``meta.dataset_meta`` or ``meta.CLASSES`` (e.g. a
@@ -104,7 +110,18 @@ class ZooDetInferencer(DetInferencer):
     the model was built for. Everything else is ``DetInferencer``'s.
     """
 
+    def __init__(self, model, weights: str, **kwargs) -> None:
+        self.weights_path = weights  # for the misfit message
+        super().__init__(model, weights, **kwargs)
+
     def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
+        if checkpoint is not None:  # refuse weights that do not fit
+            from projects.core.checkpoint import check_checkpoint_fits
+            check_checkpoint_fits(
+                model, checkpoint, self.weights_path,
+                getattr(cfg, 'filename', 'config'),
+                (cfg.test_dataloader.dataset.get('metainfo') or {}).get(
+                    'classes'))
         meta = (checkpoint or {}).get('meta') or {}
         if checkpoint is not None and 'dataset_meta' not in meta \
                 and 'CLASSES' not in meta:
@@ -295,8 +312,12 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    inferencer = ZooDetInferencer(
-        cfg, args.weights, device=device, show_progress=False)
+    from projects.core.checkpoint import CheckpointMismatchError
+    try:
+        inferencer = ZooDetInferencer(
+            cfg, args.weights, device=device, show_progress=False)
+    except CheckpointMismatchError as e:
+        sys.exit(f'error: {e}')
     classes = inferencer.model.dataset_meta.get('classes') or ()
     print(f'[demo] {args.config} on {device}, {args.precision}'
           f'{", channels-last" if args.channels_last else ""}'

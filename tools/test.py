@@ -13,6 +13,11 @@ Beyond mmdet's arguments:
   pickles code is refused with its own message
   (``projects.core.checkpoint.load_safe_checkpoint``), and an existing
   ``--out`` file is never overwritten;
+* a checkpoint whose weights do not fit the config (another method or
+  class count: tensors of another shape, missing or unexpected keys) stops
+  the test before it runs, with the counts, the first keys and the config
+  it was trained with (``projects.core.checkpoint.check_checkpoint_fits``),
+  where mmengine would load what fits, log the rest and report AP 0;
 * the class names and the test split are checked before the Runner starts,
   as in tools/train.py;
 * a model that detects nothing gets COCO's AP table with zeros and a
@@ -156,9 +161,11 @@ def main(argv=None):
     from mmdet.engine.hooks.utils import trigger_visualization_hook
     from mmdet.evaluation import DumpDetResults
     from mmdet.utils import setup_cache_size_limit_of_dynamo
-    from projects.core.checkpoint import (UnreadableCheckpointError,
+    from projects.core.checkpoint import (CheckpointMismatchError,
+                                          UnreadableCheckpointError,
                                           UnsafeCheckpointError,
                                           allow_mmengine_checkpoints,
+                                          check_checkpoint_fits,
                                           load_safe_checkpoint)
     from projects.core.class_check import check_classes
     from projects.core.distributed import setup_cpu_distributed
@@ -172,7 +179,7 @@ def main(argv=None):
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint {args.checkpoint!r} not found')
     try:  # pickled code is refused before mmengine opens the file
-        load_safe_checkpoint(args.checkpoint)
+        checkpoint = load_safe_checkpoint(args.checkpoint)
     except (UnsafeCheckpointError, UnreadableCheckpointError) as e:
         sys.exit(f'error: {e}')
     try:
@@ -223,12 +230,17 @@ def main(argv=None):
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    from mmengine.model import is_model_wrapper
+    detector = runner.model.module if is_model_wrapper(runner.model) \
+        else runner.model
+    try:  # weights of another method or class count: no AP of them
+        check_checkpoint_fits(
+            detector, checkpoint, args.checkpoint, args.config,
+            (cfg.test_dataloader.dataset.get('metainfo') or {}).get('classes'))
+    except CheckpointMismatchError as e:
+        sys.exit(f'error: {e}')
     if args.onnx:  # the checkpoint still loads into the wrapped detector
-        from mmengine.model import is_model_wrapper
-
         from projects.deploy.ort_test_model import OrtTestModel
-        detector = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
         try:
             runner.model = OrtTestModel(detector, args.onnx)
         except (ValueError, NotImplementedError) as e:

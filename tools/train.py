@@ -16,6 +16,10 @@ Differences from mmdet's tools/train.py:
 * ``--amp`` trains in mixed precision on the CPU too: bf16 autocast
   (``projects.engine.CPUBf16OptimWrapper``), where mmengine's
   ``AmpOptimWrapper`` (still used on a GPU) needs a GPU;
+* ``load_from`` without ``--resume`` (fine-tuning) loads every tensor that
+  fits and logs one line with what was skipped and why
+  (``projects.engine.FineTuneLoadHook``), instead of mmengine's
+  key-by-key mismatch warnings;
 * ``--resume`` (auto) takes the newest readable checkpoint, skipping a
   truncated one with a message (``projects.core.resume``); a checkpoint
   that pickles code is refused in every loading path.
@@ -129,6 +133,17 @@ def main():
         except (UnsafeCheckpointError, UnreadableCheckpointError) as e:
             sys.exit(f'error: {"--resume" if args.resume else "load_from"}: '
                      f'{e}')
+
+    if cfg.get('load_from') and not cfg.get('resume') and \
+            '://' not in cfg.load_from:
+        # fine-tuning: the fitting tensors load before the first iteration
+        # with one summary line, not mmengine's key-by-key warnings
+        if not osp.isfile(cfg.load_from):
+            sys.exit(f'error: {args.config}: load_from {cfg.load_from!r}: '
+                     'no such file')
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='FineTuneLoadHook', checkpoint=cfg.load_from)]
+        cfg.load_from = None
 
     try:
         check_model_types(cfg)

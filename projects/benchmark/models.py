@@ -57,20 +57,23 @@ def build_model(cfg: Config, checkpoint: Optional[str], device: str,
 
     import projects  # noqa: F401  (registers the zoo's modules)
     from projects.core.checkpoint import (allow_mmengine_checkpoints,
+                                          check_checkpoint_fits,
                                           load_safe_checkpoint)
 
     register_all_modules()
 
     if checkpoint and not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint}: no such file')
-    if checkpoint:
-        load_safe_checkpoint(checkpoint)  # refuses pickled code first
+    state = load_safe_checkpoint(checkpoint) if checkpoint else None
     model_cfg = ConfigDict(cfg.model)
     strip_pretrained(model_cfg)
     torch.manual_seed(seed)
     model = MODELS.build(model_cfg)
     model.init_weights()
     if checkpoint:
+        # weights that do not fit are refused, not half loaded
+        check_checkpoint_fits(model, state, checkpoint,
+                              getattr(cfg, 'filename', 'config'))
         allow_mmengine_checkpoints()
         load_checkpoint(model, checkpoint, map_location='cpu',
                         logger='silent')

@@ -24,7 +24,9 @@ only the four HistoryBuffer methods and refuses anything else.
 """
 import os
 import pickle
-from typing import Callable, List, Tuple, Union
+import re
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -159,3 +161,134 @@ def load_safe_checkpoint(path: str) -> dict:
         raise UnreadableCheckpointError(
             f'checkpoint {path!r} cannot be read ({type(e).__name__}: '
             f'{str(e).splitlines()[0] if str(e) else ""})') from None
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint's weights do not fit the model a config builds: tensors
+    of another shape, or keys missing on either side. Raised before any
+    test, demo or benchmark runs on half-loaded weights (mmengine loads
+    with ``strict=False`` and only logs the mismatches)."""
+
+
+def _trained_with(meta: dict) -> Optional[str]:
+    """'<experiment> (model <Type>, N classes: a, b)' from an mmengine
+    checkpoint's ``meta`` (its ``experiment_name``, the model type in its
+    ``cfg`` text and ``dataset_meta['classes']``); None when it has none."""
+    parts = []
+    name = meta.get('experiment_name')
+    if name:
+        # mmengine's '<config name>_<YYYYMMDD>_<HHMMSS>'
+        parts.append(re.sub(r'_\d{8}_\d{6}$', '', name))
+    found = re.search(r"^model = dict\(\n(?:    .*\n)*?    type='(\w+)'",
+                      meta.get('cfg') or '', re.M)
+    classes = (meta.get('dataset_meta') or {}).get('classes') or \
+        meta.get('CLASSES')
+    detail = [f'model {found.group(1)}'] if found else []
+    if classes:
+        detail.append(f'{len(classes)} class{"es" * (len(classes) != 1)}: '
+                      f'{", ".join(map(str, classes[:5]))}'
+                      f'{", ..." if len(classes) > 5 else ""}')
+    if not parts and not detail:
+        return None
+    return ' '.join(parts + ([f'({"; ".join(detail)})'] if detail else []))
+
+
+@dataclass
+class StateFit:
+    """How a checkpoint's state dict fits a model (:func:`compare_state`).
+
+    Attributes:
+        loadable (dict): the checkpoint's tensors whose key and shape the
+            model has (a ``module.`` prefix removed).
+        shape (list[tuple]): (key, checkpoint shape, model shape) of the
+            tensors of another shape.
+        missing (list[str]): the model's keys the checkpoint lacks.
+        unexpected (list[str]): the checkpoint's keys the model lacks.
+    """
+    loadable: Dict[str, torch.Tensor]
+    shape: List[Tuple[str, tuple, tuple]]
+    missing: List[str]
+    unexpected: List[str]
+
+    @property
+    def fits(self) -> bool:
+        return not (self.shape or self.missing or self.unexpected)
+
+
+def compare_state(model: torch.nn.Module, checkpoint: dict) -> StateFit:
+    """Compare a checkpoint's state dict (``state_dict`` inside, or the
+    dict itself; a ``module.`` prefix removed, as mmengine does) with
+    ``model.state_dict()``.
+
+    Args:
+        model (nn.Module): the model (unwrapped).
+        checkpoint (dict): what :func:`load_safe_checkpoint` returned.
+
+    Returns:
+        StateFit: what fits and what does not.
+    """
+    state = checkpoint.get('state_dict', checkpoint)
+    state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+    own = model.state_dict()
+    shape = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in
+             state.items() if k in own and hasattr(v, 'shape') and
+             tuple(v.shape) != tuple(own[k].shape)]
+    bad = {k for k, _, _ in shape}
+    return StateFit(
+        loadable={k: v for k, v in state.items() if k in own and
+                  k not in bad},
+        shape=shape, missing=[k for k in own if k not in state],
+        unexpected=[k for k in state if k not in own])
+
+
+def check_checkpoint_fits(model: torch.nn.Module, checkpoint: dict,
+                          path: str = 'checkpoint', config: str = 'config',
+                          classes: Optional[Sequence[str]] = None) -> None:
+    """Refuse a checkpoint whose weights do not fit ``model``.
+
+    Compares the checkpoint's state dict (``state_dict`` inside, or the
+    dict itself; a ``module.`` prefix removed, as mmengine does) with
+    ``model.state_dict()``: tensors of another shape, keys the checkpoint
+    lacks and keys the model lacks.
+
+    Args:
+        model (nn.Module): the model the config builds (unwrapped).
+        checkpoint (dict): what :func:`load_safe_checkpoint` returned.
+        path (str): the checkpoint's path, for the message.
+        config (str): the config's path, for the message.
+        classes (list[str], optional): the config's class names, for the
+            message.
+
+    Raises:
+        CheckpointMismatchError: anything does not fit. The message gives
+            the count of each kind and its first three keys (with both
+            shapes), what the checkpoint was trained with (its ``meta``:
+            config name, model type, classes) and what the config builds.
+    """
+    fit = compare_state(model, checkpoint)
+    shape, missing, unexpected = fit.shape, fit.missing, fit.unexpected
+    if fit.fits:
+        return
+    kinds = []
+    if shape:
+        kinds.append(f'{len(shape)} tensor{"s" * (len(shape) > 1)} of '
+                     'another shape (' + '; '.join(
+                         f'{k}: {list(a)} in the checkpoint, {list(b)} in '
+                         'the model' for k, a, b in shape[:3]) + ')')
+    for keys, what in ((missing, 'missing from the checkpoint'),
+                       (unexpected, 'not in the model')):
+        if keys:
+            kinds.append(f'{len(keys)} key{"s" * (len(keys) > 1)} {what} '
+                         f'({", ".join(keys[:3])}'
+                         f'{", ..." if len(keys) > 3 else ""})')
+    builds = type(model).__name__
+    if classes:
+        builds += (f' ({len(classes)} class{"es" * (len(classes) != 1)}: '
+                   f'{", ".join(map(str, classes[:5]))}'
+                   f'{", ..." if len(classes) > 5 else ""})')
+    trained = _trained_with(checkpoint.get('meta') or {})
+    raise CheckpointMismatchError(
+        f'checkpoint {path!r} does not fit {config!r}: ' + '; '.join(kinds) +
+        '. ' + (f'This checkpoint was trained with {trained}; ' if trained
+                else 'The checkpoint names no config; ') +
+        f'this config builds {builds}. Use the config it was trained with.')

@@ -1,6 +1,7 @@
 """The detector of a config with a checkpoint's weights, for the deployment
 tools."""
 import copy
+import re
 from typing import Optional
 
 import torch
@@ -8,7 +9,8 @@ from mmengine.config import Config
 from torch import nn
 
 from projects.benchmark.models import strip_pretrained
-from projects.core.checkpoint import load_safe_checkpoint
+from projects.core.checkpoint import (check_checkpoint_fits,
+                                      load_safe_checkpoint)
 
 
 def load_detector(cfg: Config, checkpoint: Optional[str] = None,
@@ -36,30 +38,24 @@ def load_detector(cfg: Config, checkpoint: Optional[str] = None,
     Raises:
         FileNotFoundError, UnsafeCheckpointError, UnreadableCheckpointError:
             see :func:`load_safe_checkpoint`.
-        ValueError: the checkpoint's keys or shapes do not fit the model;
-            names the first misfits.
+        CheckpointMismatchError: (a ``ValueError``) the checkpoint's keys
+            or shapes do not fit the model (:func:`~projects.core.
+            checkpoint.check_checkpoint_fits`).
     """
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     register_all_modules()
-    state = None
+    raw = state = None
     if checkpoint is not None:
-        state = load_safe_checkpoint(checkpoint)
-        state = state.get('state_dict', state)
+        raw = load_safe_checkpoint(checkpoint)
+        state = {re.sub(r'^module\.', '', k): v
+                 for k, v in raw.get('state_dict', raw).items()}
     model_cfg = copy.deepcopy(cfg.model)
     strip_pretrained(model_cfg)
     torch.manual_seed(seed)
     model = MODELS.build(model_cfg)
-    if state is not None:
-        misfit = (f'checkpoint {checkpoint!r} does not fit config '
-                  f'{getattr(cfg, "filename", "")}')
-        try:
-            missing, unexpected = model.load_state_dict(state, strict=False)
-        except RuntimeError as e:  # a tensor of another shape
-            first = (str(e).splitlines()[1:] or [str(e)])[0].strip()
-            raise ValueError(f'{misfit}: {first}') from None
-        if missing or unexpected:
-            raise ValueError(f'{misfit}: {len(missing)} missing keys '
-                             f'{missing[:3]}, {len(unexpected)} unexpected '
-                             f'keys {unexpected[:3]}')
+    if raw is not None:
+        check_checkpoint_fits(model, raw, checkpoint,
+                              getattr(cfg, 'filename', 'config'))
+        model.load_state_dict(state)
     return model.eval()
