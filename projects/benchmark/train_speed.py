@@ -106,7 +106,9 @@ def summarize(records: Sequence[dict], window: Tuple[int, int]) -> dict:
     per-iteration records: ``step_s`` (``time``, data wait included),
     ``data_s`` (``data_time``) and ``compute_s`` (their difference), in s,
     with ``n`` the number of iterations and ``step_iqr_s`` the
-    inter-quartile range of ``time``.
+    inter-quartile range of ``time``; and the means ``step_mean_s`` and
+    ``data_mean_s`` (a wait at every epoch's first batch shows in the mean,
+    not in the median).
 
     Raises:
         ValueError: no record in the window.
@@ -121,7 +123,9 @@ def summarize(records: Sequence[dict], window: Tuple[int, int]) -> dict:
                 data_s=round(statistics.median(data), 3),
                 compute_s=round(statistics.median(
                     [s - d for s, d in zip(step, data)]), 3),
-                step_iqr_s=round(q[2] - q[0], 3))
+                step_iqr_s=round(q[2] - q[0], 3),
+                step_mean_s=round(statistics.fmean(step), 3),
+                data_mean_s=round(statistics.fmean(data), 3))
 
 
 def speed_table(results: List[dict]) -> str:
@@ -132,11 +136,16 @@ def speed_table(results: List[dict]) -> str:
         key = (r['config'], r.get('label', ''))
         by_config.setdefault(key, {})[r['precision']] = r
     lines = ['| config | fp32 s/iter | bf16 s/iter | speed-up | '
-             'fp32 data s | bf16 data s | fp32 peak MiB | bf16 peak MiB |',
+             'fp32 data s (median / mean) | bf16 data s (median / mean) | '
+             'fp32 peak MiB | bf16 peak MiB |',
              '| --- | --- | --- | --- | --- | --- | --- | --- |']
 
     def cell(r: Optional[dict], key: str, fmt: str) -> str:
         return '-' if r is None else format(r[key], fmt)
+
+    def data(r: Optional[dict]) -> str:
+        return '-' if r is None else \
+            f'{r["data_s"]:.3f} / {r.get("data_mean_s", r["data_s"]):.3f}'
 
     for (config, label), runs in by_config.items():
         fp32, bf16 = runs.get('fp32'), runs.get('bf16')
@@ -147,9 +156,15 @@ def speed_table(results: List[dict]) -> str:
         lines.append(
             f'| {name} | {cell(fp32, "step_s", ".3f")} | '
             f'{cell(bf16, "step_s", ".3f")} | {speedup} | '
-            f'{cell(fp32, "data_s", ".3f")} | {cell(bf16, "data_s", ".3f")}'
+            f'{data(fp32)} | {data(bf16)}'
             f' | {cell(fp32, "peak_rss_mib", ".0f")} | '
             f'{cell(bf16, "peak_rss_mib", ".0f")} |')
+    cpus = sorted({f'{r["cpu"]}, {r["threads"]} torch threads'
+                   for r in results})
+    window = sorted({tuple(r['window']) for r in results})
+    lines += ['', 'Medians over iterations ' + ', '.join(
+        f'{a + 1}-{b}' for a, b in window) + '; measured on ' +
+        '; '.join(cpus) + '.']
     return '\n'.join(lines)
 
 

@@ -19,8 +19,9 @@ medians over the iterations of ``--window`` (first excluded): ``step_s``
 ``--cfg-options`` (passed to tools/train.py) measures a variant, stored
 under ``--label`` (e.g. the loader before a change:
 ``--label before --cfg-options train_dataloader.persistent_workers=False``).
-With ``--readme``, the table is written between ``<!-- train speed: begin -->``
-and ``<!-- train speed: end -->`` there.
+With ``--readme``, the table of every row in ``--out`` is written between
+``<!-- NAME: begin -->`` and ``<!-- NAME: end -->`` there (``--marker NAME``,
+default ``train speed``).
 """
 import argparse
 import json
@@ -37,8 +38,6 @@ from projects.benchmark.protocol_report import replace_block  # noqa: E402
 from projects.benchmark.train_speed import (load_results,  # noqa: E402
                                             run_speed, speed_table,
                                             summarize)
-
-MARKERS = ('<!-- train speed: begin -->', '<!-- train speed: end -->')
 
 
 def cpu_words() -> str:
@@ -71,6 +70,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--out', default='docs/results/bf16_training/speed.json')
     p.add_argument('--readme', help='write the table between the markers '
                    'of this page')
+    p.add_argument('--marker', default='train speed',
+                   help='names the --readme block')
     p.add_argument('--work-root', default='work_dirs/train_speed')
     p.add_argument('--force', action='store_true',
                    help='measure pairs already in --out again')
@@ -95,6 +96,8 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
     os.chdir(REPO)
     import torch
     results = load_results(args.out)
+    for row in results:  # the summary as this version computes it
+        row.update(summarize(row['per_iter'], tuple(row['window'])))
     cpu = cpu_words()
     for config in args.configs:
         for precision in args.precisions:
@@ -129,8 +132,10 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
                   f'MiB, {cpu}', flush=True)
     table = speed_table(results)
     print(table)
-    if args.readme and not replace_block(args.readme, *MARKERS, table):
-        sys.exit(f'error: {args.readme} lacks the markers {MARKERS}')
+    markers = (f'<!-- {args.marker}: begin -->',
+               f'<!-- {args.marker}: end -->')
+    if args.readme and not replace_block(args.readme, *markers, table):
+        sys.exit(f'error: {args.readme} lacks the markers {markers}')
     return results
 
 
