@@ -109,24 +109,28 @@ def test_tools_refuse_a_checkpoint_of_another_method(tool, sais_checkpoint,
 
 @pytest.mark.slow
 def test_fine_tuning_another_class_count_loads_what_fits_in_one_line(
-        sais_checkpoint, fruits_nuts, tmp_path):
+        fruits_nuts, tmp_path):
+    # a one-class tiny SAIS fine-tuned on the three fruits_nuts classes
+    cfg = Config.fromfile(TINY_CFG)
+    cfg.model.bbox_head.num_classes = 1
+    one_class = str(tmp_path / 'one_class.pth')
+    torch.save(dict(state_dict=build(cfg).state_dict()), one_class)
     work = tmp_path / 'ft'
     r = run_tool('tools/train.py', osp.join(
         ROOT, 'tests', 'configs', 'sais_tiny_resume_fruits_nuts.py'),
-        '--work-dir', str(work), '--cfg-options',
-        f'load_from={sais_checkpoint}', 'model.bbox_head.num_classes=1',
+        '--work-dir', str(work), '--cfg-options', f'load_from={one_class}',
         'train_cfg.max_iters=2', 'optim_wrapper.optimizer.lr=0.0')
     log = r.stdout + r.stderr
     assert r.returncode == 0, log[-3000:]
-    saved = load_safe_checkpoint(sais_checkpoint)['state_dict']
-    lines = [ln for ln in log.splitlines() if 'load_from' in ln]
+    saved = load_safe_checkpoint(one_class)['state_dict']
+    lines = [ln for ln in log.splitlines() if "load_from '" in ln]
     assert len(lines) == 1, lines
     assert (f"loaded {len(saved) - 2} of the checkpoint's {len(saved)} "
             'tensors; skipped 2 of another shape (bbox_head.conv_cls.weight '
-            '[3, 32, 3, 3] -> [1, 32, 3, 3]') in lines[0]
+            '[1, 32, 3, 3] -> [3, 32, 3, 3]') in lines[0]
     assert 'size mismatch for' not in log  # mmengine's key-by-key lines
     # lr 0: the fitting convolutions are the checkpoint's after 2 steps
     after = load_safe_checkpoint(str(work / 'iter_2.pth'))['state_dict']
     key = 'neck.lateral_convs.0.conv.weight'
     assert torch.equal(after[key], saved[key])
-    assert after['bbox_head.conv_cls.weight'].shape[0] == 1
+    assert after['bbox_head.conv_cls.weight'].shape[0] == 3
