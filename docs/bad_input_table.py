@@ -1,7 +1,7 @@
 """Print docs/datasets.md's bad-input table from the test cases.
 
 The cases and what each must give are the list ``CASES`` of
-tests/test_core/test_dataset_check.py, which checks them on real photos;
+tests/test_apis/test_dataset_check.py, which checks them on real photos;
 this script only renders that list, so the page cannot drift from the
 tests (test_doc_table_is_current). Run: ``python docs/bad_input_table.py``.
 """
@@ -14,7 +14,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 def _cases() -> list:
     sys.path.insert(0, osp.join(ROOT, 'tests'))  # the tests' conftest
-    path = osp.join(ROOT, 'tests', 'test_core', 'test_dataset_check.py')
+    path = osp.join(ROOT, 'tests', 'test_apis', 'test_dataset_check.py')
     spec = importlib.util.spec_from_file_location('_bad_input_cases', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -19,7 +19,7 @@ Per config:
   then ``--runs`` timed rounds; median and interquartile range of the
   total and of backbone+neck, head forward and post-processing (NMS, mask
   assembly, pasting), see :class:`projects.benchmark.StageTimer` and the
-  stage map per detector type (:mod:`projects.benchmark.stage_map`). The
+  stage map per detector type (:mod:`projects.layers.stage_map`). The
   models alternate within each round so that a drift of the machine's speed
   hits them alike; ``torch.cuda.synchronize`` brackets every timing on GPU;
 * training step time and peak training memory, in a separate process per
@@ -35,7 +35,7 @@ Per config:
   goes to the precision table). An empty metrics dict (mmdet's CocoMetric
   when nothing was detected) counts as AP 0. No AP is ever typed in;
 * ``--precision``/``--channels-last``: the precision and layout of the
-  main timing (:class:`projects.core.inference_precision.
+  main timing (:class:`projects.engine.inference_precision.
   InferencePrecision`: the network in bf16 autocast, post-processing in
   fp32); ``--compare-bf16`` also times fp32, bf16 and bf16 channels-last
   in the same rounds and adds the precision table (fp32 ms, bf16 ms in the
@@ -45,7 +45,7 @@ Per config:
   (``none`` to skip), times ONNX Runtime (``projects.deploy.OrtDetector``)
   in the same rounds (:mod:`projects.benchmark.precision`);
   ``--fuse-conv-bn`` also times each of those variants with BatchNorm
-  folded into the convs (``+fused``, ``projects.core.conv_bn_fusion``); the
+  folded into the convs (``+fused``, ``projects.layers.conv_bn_fusion``); the
   precision table's bf16 cell is the fastest bf16 variant, and its bf16 AP
   comes from a ``tools/test.py --precision bf16`` record folded alike
   (``--fuse-conv-bn``).
@@ -56,7 +56,7 @@ stops the benchmark before any timing (``CheckpointMismatchError``: no
 figure of half-loaded weights). A config that fails to load, build or run
 otherwise gets its error in its row; the other rows complete. Method names come from the
 metafiles (``--metafile-root``/*/metafile.yml, see
-:mod:`projects.benchmark.metafiles`), and so do the papers' figures.
+:mod:`projects.apis.metafiles`), and so do the papers' figures.
 
 Writes to ``--out-dir/<timestamp>/`` (earlier runs are kept):
 ``benchmark.md`` (Table IV, the latency breakdown and the headline ratios:
@@ -334,7 +334,7 @@ def main(argv=None) -> str:
                                               variants_to_time)
     from projects.benchmark.report import stats
     from projects.benchmark.roofline import measure
-    from projects.core.checkpoint import CheckpointMismatchError
+    from projects.engine.checkpoint import CheckpointMismatchError
 
     if args.device == 'cuda' and not torch.cuda.is_available():
         sys.exit('error: --device cuda: torch sees no CUDA device')

@@ -27,7 +27,7 @@ How it is built:
   was trained with, where DetInferencer would draw with half-loaded
   weights.
 * The checkpoint first goes through
-  ``projects.core.checkpoint.load_safe_checkpoint``, as in tools/test.py:
+  ``projects.engine.checkpoint.load_safe_checkpoint``, as in tools/test.py:
   a file that pickles code is refused with its own message, and MMEngine's
   log types are allowed, so that mmengine's loader (torch's
   ``weights_only=True`` default), which DetInferencer then calls, reads
@@ -38,9 +38,9 @@ How it is built:
   ``<out_dir>/vis/`` and opens neither videos nor cameras. ``visualize``
   draws on an array as given, so it gets the frame as RGB (a BGR frame
   would get its class colours swapped). Frames are read and written by
-  ``projects/core/demo_io.py`` (OpenCV).
+  ``projects/apis/demo_io.py`` (OpenCV).
 * ``--precision``/``--channels-last``/``--fuse-conv-bn`` wrap the frames'
-  forward calls in ``projects.core.inference_precision.InferencePrecision``
+  forward calls in ``projects.engine.inference_precision.InferencePrecision``
   (removable forward hooks on the network modules; decoding, NMS and mask
   pasting stay fp32; BatchNorm folded into the convs and unfolded at the
   end); see :func:`precision_context`.
@@ -116,7 +116,7 @@ class ZooDetInferencer(DetInferencer):
 
     def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
         if checkpoint is not None:  # refuse weights that do not fit
-            from projects.core.checkpoint import check_checkpoint_fits
+            from projects.engine.checkpoint import check_checkpoint_fits
             check_checkpoint_fits(
                 model, checkpoint, self.weights_path,
                 getattr(cfg, 'filename', 'config'),
@@ -135,14 +135,14 @@ class ZooDetInferencer(DetInferencer):
 def precision_context(model, precision: str, channels_last: bool,
                       fuse_conv_bn: bool = False):
     """``InferencePrecision(model, precision=..., channels_last=...,
-    fuse_conv_bn=...)`` of projects/core/inference_precision.py: a context
+    fuse_conv_bn=...)`` of projects/engine/inference_precision.py: a context
     manager whose removable forward hooks run the network part of
     ``model.test_step`` in bf16 and/or channels-last (post-processing stays
     fp32), with BatchNorm folded while entered; fp32 without the other
     options is a no-op. Stops with its message when the device has no
     usable bf16."""
-    from projects.core.inference_precision import (InferencePrecision,
-                                                   PrecisionNotSupportedError)
+    from projects.engine.inference_precision import (InferencePrecision,
+                                                     PrecisionNotSupportedError)
     try:
         return InferencePrecision(
             model, precision=precision, channels_last=channels_last,
@@ -239,7 +239,7 @@ def load_config(path: str):
     with a message naming the file or key at fault."""
     from mmengine.config import Config
 
-    from projects.core.run_checks import ConfigCheckError, check_model_types
+    from projects.apis.run_checks import ConfigCheckError, check_model_types
     if not osp.isfile(path):
         sys.exit(f'error: config file {path!r} not found')
     cfg = Config.fromfile(path)  # imports custom_imports (projects)
@@ -265,9 +265,9 @@ def check_weights(path: str) -> str:
     """Refuse a missing, damaged or code-pickling checkpoint (as
     tools/test.py does); return where the class names will come from:
     ``'checkpoint'`` or ``'config'``."""
-    from projects.core.checkpoint import (UnreadableCheckpointError,
-                                          UnsafeCheckpointError,
-                                          load_safe_checkpoint)
+    from projects.engine.checkpoint import (UnreadableCheckpointError,
+                                            UnsafeCheckpointError,
+                                            load_safe_checkpoint)
     if not osp.isfile(path):
         sys.exit(f'error: checkpoint {path!r} not found')
     try:  # pickled code is refused before mmengine opens the file
@@ -280,7 +280,7 @@ def check_weights(path: str) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    from projects.core.demo_io import (DemoInputError, ImageSink, VideoSink,
+    from projects.apis.demo_io import (DemoInputError, ImageSink, VideoSink,
                                        WindowSink, headless_reason,
                                        open_camera, open_video, output_path,
                                        parse_input, read_images)
@@ -312,7 +312,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    from projects.core.checkpoint import CheckpointMismatchError
+    from projects.engine.checkpoint import CheckpointMismatchError
     try:
         inferencer = ZooDetInferencer(
             cfg, args.weights, device=device, show_progress=False)

@@ -11,28 +11,28 @@ Beyond mmdet's arguments:
   test_metrics.json`` (read by tools/benchmark.py ``--ap-from``);
 * checkpoints load under torch's ``weights_only=True`` default; one that
   pickles code is refused with its own message
-  (``projects.core.checkpoint.load_safe_checkpoint``), and an existing
+  (``projects.engine.checkpoint.load_safe_checkpoint``), and an existing
   ``--out`` file is never overwritten;
 * a checkpoint whose weights do not fit the config (another method or
   class count: tensors of another shape, missing or unexpected keys) stops
   the test before it runs, with the counts, the first keys and the config
-  it was trained with (``projects.core.checkpoint.check_checkpoint_fits``),
+  it was trained with (``projects.engine.checkpoint.check_checkpoint_fits``),
   where mmengine would load what fits, log the rest and report AP 0;
 * the class names and the test split are checked before the Runner starts,
   as in tools/train.py;
 * a model that detects nothing gets COCO's AP table with zeros and a
-  warning (``projects.core.empty_results.ZooCocoMetric``), not mmdet's
+  warning (``projects.evaluation.empty_results.ZooCocoMetric``), not mmdet's
   ``The testing results of the whole dataset is empty`` and no table;
 * ``--precision bf16`` runs the network (backbone, neck, heads' forward)
   under bf16 autocast with post-processing in fp32, ``--channels-last``
   turns conv weights and the backbone's input to channels-last
-  (``projects.core.inference_precision.InferencePrecisionHook`` in
+  (``projects.engine.inference_precision.InferencePrecisionHook`` in
   ``custom_hooks``); both are recorded in ``test_metrics.json``
   (``precision``, ``channels_last``), so that the bf16 mask AP can be set
   against the fp32 one (tools/benchmark.py ``--ap-from`` keeps them apart);
 * ``--fuse-conv-bn`` (MMDetection 2.x's flag) folds the network's
   eval-mode BatchNorm layers into their convolutions for the test
-  (``projects.core.conv_bn_fusion.FusedConvBN``, through the same hook),
+  (``projects.layers.conv_bn_fusion.FusedConvBN``, through the same hook),
   recorded as ``fuse_conv_bn``;
 * ``--onnx MODEL.onnx`` runs the network (exported from the same config by
   tools/deployment/export_onnx.py, fp32 or int8) in onnxruntime, with the
@@ -134,8 +134,8 @@ def add_precision_hook(cfg, precision: str, channels_last: bool,
         return
     import torch
 
-    from projects.core.inference_precision import (  # noqa: F401 registers
-        InferencePrecisionHook, bf16_unsupported_reason)
+    from projects.engine.inference_precision import (  # noqa: F401 registers
+                                                     InferencePrecisionHook, bf16_unsupported_reason)
     if precision == 'bf16':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
         reason = bf16_unsupported_reason(device)
@@ -147,7 +147,7 @@ def add_precision_hook(cfg, precision: str, channels_last: bool,
     ]
     # the dumped config then imports the hook's module itself
     imports = cfg.get('custom_imports') or dict(imports=[])
-    module = 'projects.core.inference_precision'
+    module = 'projects.engine.inference_precision'
     if module not in imports.get('imports', []):
         cfg.custom_imports = dict(
             imports, imports=list(imports.get('imports', [])) + [module])
@@ -161,16 +161,16 @@ def main(argv=None):
     from mmdet.engine.hooks.utils import trigger_visualization_hook
     from mmdet.evaluation import DumpDetResults
     from mmdet.utils import setup_cache_size_limit_of_dynamo
-    from projects.core.checkpoint import (CheckpointMismatchError,
-                                          UnreadableCheckpointError,
-                                          UnsafeCheckpointError,
-                                          allow_mmengine_checkpoints,
-                                          check_checkpoint_fits,
-                                          load_safe_checkpoint)
-    from projects.core.class_check import check_classes
-    from projects.core.distributed import setup_cpu_distributed
-    from projects.core.empty_results import use_zoo_coco_metric
-    from projects.core.run_checks import (ConfigCheckError, check_data,
+    from projects.engine.checkpoint import (CheckpointMismatchError,
+                                            UnreadableCheckpointError,
+                                            UnsafeCheckpointError,
+                                            allow_mmengine_checkpoints,
+                                            check_checkpoint_fits,
+                                            load_safe_checkpoint)
+    from projects.apis.class_check import check_classes
+    from projects.engine.distributed import setup_cpu_distributed
+    from projects.evaluation.empty_results import use_zoo_coco_metric
+    from projects.apis.run_checks import (ConfigCheckError, check_data,
                                           check_datasets, check_model_types,
                                           existing_output, load_tool_config)
 

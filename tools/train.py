@@ -3,15 +3,15 @@
 Differences from mmdet's tools/train.py:
 
 * checkpoints written here load under torch's ``weights_only=True`` default
-  (``projects.core.allow_mmengine_checkpoints``), so ``--resume`` and
+  (``projects.engine.allow_mmengine_checkpoints``), so ``--resume`` and
   tools/test.py work right after training;
 * data paths, model types and the work_dir are checked before the Runner
   starts: a bad config stops with the key at fault, and a new run never
   overwrites an earlier run's checkpoints (``--overwrite`` to allow it);
 * the class names are checked against the annotation files (or read from
   them) and the heads' ``num_classes`` against them
-  (``projects.core.class_check``), and the train and val splits are checked
-  (``projects.core.dataset_check``): a broken image or annotation stops the
+  (``projects.apis.class_check``), and the train and val splits are checked
+  (``projects.apis.dataset_check``): a broken image or annotation stops the
   run before its first iteration, naming the file and the field;
 * ``--amp`` trains in mixed precision on the CPU too: bf16 autocast
   (``projects.engine.CPUBf16OptimWrapper``), where mmengine's
@@ -21,7 +21,7 @@ Differences from mmdet's tools/train.py:
   (``projects.engine.FineTuneLoadHook``), instead of mmengine's
   key-by-key mismatch warnings;
 * ``--resume`` (auto) takes the newest readable checkpoint, skipping a
-  truncated one with a message (``projects.core.resume``); a checkpoint
+  truncated one with a message (``projects.engine.resume``); a checkpoint
   that pickles code is refused in every loading path.
 """
 import argparse
@@ -69,14 +69,14 @@ def main():
     from mmengine.runner import Runner
 
     from mmdet.utils import setup_cache_size_limit_of_dynamo
-    from projects.core.checkpoint import (UnreadableCheckpointError,
-                                          UnsafeCheckpointError,
-                                          allow_mmengine_checkpoints,
-                                          load_safe_checkpoint)
-    from projects.core.class_check import check_classes
-    from projects.core.distributed import setup_cpu_distributed
-    from projects.core.resume import find_resumable_checkpoint
-    from projects.core.run_checks import (ConfigCheckError, check_data,
+    from projects.engine.checkpoint import (UnreadableCheckpointError,
+                                            UnsafeCheckpointError,
+                                            allow_mmengine_checkpoints,
+                                            load_safe_checkpoint)
+    from projects.apis.class_check import check_classes
+    from projects.engine.distributed import setup_cpu_distributed
+    from projects.engine.resume import find_resumable_checkpoint
+    from projects.apis.run_checks import (ConfigCheckError, check_data,
                                           check_datasets, check_model_types,
                                           check_work_dir, load_tool_config)
 
@@ -93,7 +93,7 @@ def main():
         # the CPU (mmengine's wrapper refuses to run there)
         import torch
 
-        from projects.core.inference_precision import \
+        from projects.engine.inference_precision import \
             PrecisionNotSupportedError
         from projects.engine import enable_amp
         device = 'cuda' if torch.cuda.is_available() else 'cpu'

@@ -9,7 +9,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # written to a temporary name and renamed: a kill never leaves a
-    # truncated checkpoint (projects/core/atomic_backend.py)
+    # truncated checkpoint (projects/engine/atomic_backend.py)
     checkpoint=dict(
         type='CheckpointHook',
         interval=1,
@@ -17,10 +17,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'),
     # a resumed run draws what the uninterrupted one drew
-    # (projects/core/iter_seed_hook.py)
+    # (projects/engine/iter_seed_hook.py)
     iter_seed=dict(type='IterSeedHook'),
     # stop at the first NaN/inf loss, before it is checkpointed
-    # (projects/core/nan_guard.py)
+    # (projects/engine/nan_guard.py)
     nan_guard=dict(type='NonFiniteLossHook'))
 
 env_cfg = dict(

@@ -8,8 +8,11 @@ Runtime with the machine's measured GMAC/s peak (roofline)."""
 from .coco_results import find_test_metrics, match_record
 from .complexity import KeepOutputs, complexity
 from .headline import headline, memory_ratios, paper_memory
-from .metafiles import MetafileError, MethodIndex, method_of, paper_figure
-from .models import build_model, describe
+from projects.apis import (MetafileError, MethodIndex, build_model,
+                           method_of, paper_figure)
+from projects.layers.stage_map import (SINGLE_STAGE, TWO_STAGE, StageMap,
+                                       register_stage_map, stage_map_of)
+from .models import describe
 from .plot import plot
 from .precision import PRECISION_COLUMNS, precision_row, precision_section
 from .render import render, rename_methods, write_markdown
@@ -17,8 +20,6 @@ from .report import TABLE_COLUMNS
 from .roofline import measure as measure_roofline
 from .roofline import roofline_fraction
 from .saved_memory import SavedTensors, TrainState, measure_train_state
-from .stage_map import (SINGLE_STAGE, TWO_STAGE, StageMap,
-                        register_stage_map, stage_map_of)
 from .stage_timer import STAGES, StageTimer
 
 __all__ = [

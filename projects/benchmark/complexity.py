@@ -14,7 +14,7 @@ from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
 from torch import nn
 
-from .stage_map import stage_map_of
+from projects.layers.stage_map import stage_map_of
 
 
 def deform_conv_flop_jit(weight_index: int):

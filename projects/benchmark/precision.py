@@ -6,7 +6,7 @@ the network and its fraction of the machine's measured fp32 peak
 A *variant* is a precision, a memory layout and whether BatchNorm is
 folded into the convs, named ``'fp32'``, ``'fp32+channels_last'``,
 ``'bf16'``, ``'bf16+channels_last'`` and each of these with ``'+fused'``;
-it runs the model under :class:`projects.core.inference_precision.
+it runs the model under :class:`projects.engine.inference_precision.
 InferencePrecision` (the network in bf16 autocast, post-processing in fp32;
 ``fuse_conv_bn``) entered around each timed call, so that one model serves
 every variant.
@@ -40,7 +40,7 @@ PRECISION_COLUMNS = (
 PRECISION_NOTE = (
     'fp32 against bf16: total ms (median); bf16 is the network (backbone, '
     'neck, heads\' forward) under bf16 autocast with post-processing in '
-    'fp32 (projects/core/inference_precision.py), in the fastest of the '
+    'fp32 (projects/engine/inference_precision.py), in the fastest of the '
     'NCHW and channels-last layouts, with or without BatchNorm folded into '
     'the convs where that was timed (named); ORT ms: ONNX Runtime '
     '(projects.deploy.OrtDetector), "-" when not run; GMAC/s: the GMAC of '
@@ -88,7 +88,7 @@ def run_variant(timer, batch: dict, variant: str) -> Dict[str, float]:
     Returns:
         dict: the timer's ms per stage and ``detections``.
     """
-    from projects.core.inference_precision import InferencePrecision
+    from projects.engine.inference_precision import InferencePrecision
     precision, channels_last, fused = parse_variant(variant)
     ctx = InferencePrecision(timer.model, precision, channels_last,
                              fuse_conv_bn=fused) \

@@ -42,7 +42,7 @@ class Method:
         seeds (tuple[int]): seeds trained by default.
         prototypes (bool): the method has a prototype mask branch
             (``mask_head.protonet``): the protocol logs
-            :class:`~projects.core.PrototypeStatsHook` (the small-data
+            :class:`~projects.engine.PrototypeStatsHook` (the small-data
             configs of these methods switch ``proto_norm`` on).
         masks (bool): the method predicts masks; False for a box detector
             (FCOS), whose mask AP the report leaves out instead of
@@ -355,7 +355,7 @@ NON_FINITE = re.compile(r'NonFiniteLossError: (iteration \d+: non-finite '
 
 def non_finite_stop(log_text: str) -> Optional[str]:
     """Why a training stopped at a NaN/inf loss, from its console log
-    (:class:`~projects.core.nan_guard.NonFiniteLossHook`'s error), e.g.
+    (:class:`~projects.engine.nan_guard.NonFiniteLossHook`'s error), e.g.
     ``'iteration 23: non-finite loss: loss = nan'``; None if it did not."""
     found = NON_FINITE.search(log_text)
     return found.group(1) if found else None

@@ -12,8 +12,8 @@ import math
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
+from projects.apis.metafiles import MethodIndex
 from .headline import MEMORY_KEY
-from .metafiles import MethodIndex
 from .protocol import (Protocol, RunRecord, load_choices, lr_tag, probe_name,
                        plateau_verdict, probe_record_score)
 from .report import _median_iqr, markdown, train_memory_mib, train_state_mib

@@ -6,8 +6,8 @@ anything, with method names and paper figures from the metafiles of now.
 import os.path as osp
 from typing import List, Optional, Tuple
 
+from projects.apis.metafiles import MethodIndex
 from .headline import headline, memory_ratios, paper_memory
-from .metafiles import MethodIndex
 from .plot import plot
 from .precision import has_precision, precision_section
 from .report import (TABLE_COLUMNS, TRAIN_STATE_NOTE, breakdown_columns,
@@ -53,7 +53,7 @@ def _precision_note(settings: dict) -> str:
         return ''
     layout = ', channels-last' if settings.get('channels_last') else ''
     return (f' Table IV and the breakdown: the network in {precision}'
-            f'{layout} (projects/core/inference_precision.py).')
+            f'{layout} (projects/engine/inference_precision.py).')
 
 
 def write_markdown(rows: List[dict], path: str, header: str,

@@ -13,7 +13,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 import torch
 from torch import nn
 
-from .stage_map import StageMap, stage_map_of
+from projects.layers.stage_map import StageMap, stage_map_of
 
 STAGES = ('preprocess', 'backbone_neck', 'head_forward', 'post', 'total')
 

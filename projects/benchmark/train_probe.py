@@ -73,7 +73,7 @@ def main() -> None:
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import Runner
 
-    from projects.benchmark.models import build_model
+    from projects.apis import build_model
     from projects.benchmark.saved_memory import measure_train_state
 
     cfg = Config.fromfile(args.config)

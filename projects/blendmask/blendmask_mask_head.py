@@ -12,6 +12,9 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import get_box_tensor, scale_boxes
 from mmdet.utils import (InstanceList, OptConfigType, OptMultiConfig,
                          reduce_mean)
+from projects.layers.head_outputs import (SINGLE, TRAIN_ONLY, HeadOutputs,
+                                          register_head_outputs)
+from projects.layers.mask_bases import register_mask_bases
 from .basis_module import BasisModule
 from .blender import Blender
 from .semantic_target import semantic_targets
@@ -39,6 +42,9 @@ def centerness_targets(points: Tensor, boxes: Tensor) -> Tensor:
     return ratio.sqrt()
 
 
+@register_mask_bases('bases')
+@register_head_outputs(
+    HeadOutputs((('bases', SINGLE), ('sem_logits', TRAIN_ONLY))))
 @MODELS.register_module()
 class BlendMaskMaskHead(BaseMaskHead):
     """Mask branch of BlendMask (Chen et al., CVPR 2020; slides "BlendMask",

@@ -13,6 +13,8 @@ from mmdet.models.dense_heads import CondInstMaskHead
 from mmdet.models.utils import (aligned_bilinear, multi_apply,
                                 relative_coordinate_maps)
 from mmdet.registry import MODELS
+from projects.layers.head_outputs import (SINGLE, HeadOutputs,
+                                          register_head_outputs)
 
 
 def dynamic_layer_channels(in_channels: int, width: int, depth: int,
@@ -61,6 +63,7 @@ def dynamic_param_count(in_channels: int = 8, width: int = 8, depth: int = 3,
     return sum(i * o + o for i, o in zip(chans[:-1], chans[1:]))
 
 
+@register_head_outputs(HeadOutputs((('mask_feats', SINGLE), ), split=True))
 @MODELS.register_module()
 class ZooCondInstMaskHead(CondInstMaskHead):
     """mmdet's :class:`CondInstMaskHead` with the parameter layout fixed

@@ -13,19 +13,18 @@ from .compare import mask_iou_pairs, match_detections
 from .dcn import GridSampleDCNv2, dcn_layers, with_standard_dcn
 from .export import CustomOpError, NetworkModule, export_onnx
 from .inputs import fixed_input_shape, load_batch, pad_batch, test_pipeline
-from .layout import HEAD_OUTPUTS, HeadOutputs, head_outputs
-from .model import load_detector
+from .layout import HeadOutputs, head_outputs
 from .ort_detector import OrtDetector
 from .ort_test_model import OrtTestModel
 from .split import (DETECTOR_SPLITS, detector_split, network_forward,
                     network_output_names, postprocess, postprocess_modules)
 
 __all__ = [
-    'CustomOpError', 'DETECTOR_SPLITS', 'GridSampleDCNv2', 'HEAD_OUTPUTS',
+    'CustomOpError', 'DETECTOR_SPLITS', 'GridSampleDCNv2',
     'HeadOutputs', 'NetworkModule', 'OrtDetector', 'OrtTestModel',
     'dcn_layers', 'detector_split', 'export_onnx', 'fixed_input_shape',
     'head_outputs',
-    'load_batch', 'load_detector', 'mask_iou_pairs', 'match_detections',
+    'load_batch', 'mask_iou_pairs', 'match_detections',
     'network_forward', 'network_output_names', 'pad_batch', 'postprocess',
     'postprocess_modules', 'test_pipeline', 'with_standard_dcn'
 ]

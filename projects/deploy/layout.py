@@ -5,115 +5,21 @@ mmdet's heads return nested outputs: a tuple of groups, each group a list
 with one tensor per FPN level (``cls_scores``), a single tensor
 (``prototypes``) or ``None`` outside training (``sem_logits``). An ONNX
 graph has a flat list of named tensor outputs, and ``predict_by_feat``
-needs the nested form back. The table :data:`HEAD_OUTPUTS` says, per head
-class, the name and kind of every group; the number of FPN levels follows
-from the number of tensors (all per-level groups of a model have the same
-number of levels).
+needs the nested form back. Each head's package declares the name and
+kind of every group (:mod:`projects.layers.head_outputs`); the number of
+FPN levels follows from the number of tensors (all per-level groups of a
+model have the same number of levels).
 """
-from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Sequence
 
 from torch import Tensor
 
-from mmdet.models.dense_heads import (CondInstBboxHead, DecoupledSOLOHead,
-                                      FCOSHead, SOLOHead, SOLOV2Head,
-                                      YOLACTHead)
-from projects.blendmask import BlendMaskMaskHead
-from projects.condinst import ZooCondInstMaskHead
-from projects.sais import SAISHead, SAISMaskHead
-from projects.yolact import YOLACTPlusPlusProtonet, ZooYOLACTProtonet
+from projects.layers.head_outputs import (KINDS, LEVELS, SINGLE, TRAIN_ONLY,
+                                          HeadOutputs, head_outputs)
 
-#: a list of tensors, one per FPN level
-LEVELS = 'levels'
-#: one tensor
-SINGLE = 'single'
-#: ``None`` outside training: not an output of the exported network
-TRAIN_ONLY = 'train_only'
-KINDS = (LEVELS, SINGLE, TRAIN_ONLY)
-
-
-@dataclass(frozen=True)
-class HeadOutputs:
-    """The dense outputs of one head class.
-
-    Attributes:
-        groups (tuple[tuple[str, str]]): ``(name, kind)`` of each output
-            group in the order the head returns them; ``kind`` is one of
-            :data:`LEVELS`, :data:`SINGLE`, :data:`TRAIN_ONLY`.
-        split (bool): True when the head's ``forward`` needs the detections
-            and is split into ``forward_dense(x)`` (network) and
-            ``forward_instances(*dense, results_list)`` (post-processing);
-            False when ``forward(x)`` is dense already.
-        post_modules (tuple[str]): sub-modules with weights that run in
-            post-processing, not in the exported network (YOLACT++'s mask
-            re-scoring net): post-processing needs the checkpoint.
-    """
-    groups: Tuple[Tuple[str, str], ...]
-    split: bool = False
-    post_modules: Tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name, kind in self.groups:
-            if kind not in KINDS:
-                raise ValueError(f'output {name!r}: kind {kind!r} not in '
-                                 f'{KINDS}')
-
-
-_FCOS = (('cls_scores', LEVELS), ('bbox_preds', LEVELS),
-         ('centernesses', LEVELS))
-_PROTONET = (('prototypes', SINGLE), ('segm_preds', TRAIN_ONLY))
-
-#: Dense outputs per head class; a head not here (or whose classes are not
-#: here) cannot be exported. Looked up along the head's MRO, so the zoo's
-#: subclasses (ZooCondInstBboxHead, BlendMaskBboxHead, ZooSOLOV2Head, ...)
-#: find their parent's entry.
-HEAD_OUTPUTS: Dict[type, HeadOutputs] = {
-    # box heads: forward(x) -> tuple of per-level lists
-    SAISHead: HeadOutputs(_FCOS + (('coeff_preds', LEVELS), )),
-    CondInstBboxHead: HeadOutputs(_FCOS + (('param_preds', LEVELS), )),
-    FCOSHead: HeadOutputs(_FCOS),
-    YOLACTHead: HeadOutputs((('cls_scores', LEVELS), ('bbox_preds', LEVELS),
-                             ('coeff_preds', LEVELS))),
-    # mask heads
-    SAISMaskHead: HeadOutputs((('prototypes', SINGLE), )),
-    BlendMaskMaskHead: HeadOutputs((('bases', SINGLE),
-                                    ('sem_logits', TRAIN_ONLY))),
-    ZooYOLACTProtonet: HeadOutputs(_PROTONET, split=True),
-    YOLACTPlusPlusProtonet: HeadOutputs(
-        _PROTONET, split=True, post_modules=('maskiou_net', )),
-    ZooCondInstMaskHead: HeadOutputs((('mask_feats', SINGLE), ),
-                                     split=True),
-    SOLOV2Head: HeadOutputs((('kernel_preds', LEVELS),
-                             ('cls_preds', LEVELS), ('mask_feats', SINGLE))),
-    DecoupledSOLOHead: HeadOutputs((('mask_preds_x', LEVELS),
-                                    ('mask_preds_y', LEVELS),
-                                    ('cls_preds', LEVELS))),
-    SOLOHead: HeadOutputs((('mask_preds', LEVELS), ('cls_preds', LEVELS))),
-}
-
-
-def head_outputs(head: object) -> HeadOutputs:
-    """The :data:`HEAD_OUTPUTS` entry of ``head``'s class or its nearest
-    parent.
-
-    Args:
-        head (nn.Module): a box or mask head.
-
-    Returns:
-        HeadOutputs: its dense outputs.
-
-    Raises:
-        NotImplementedError: no entry for the head's class or parents; the
-            message names the head and the supported classes.
-    """
-    for cls in type(head).__mro__:
-        if cls in HEAD_OUTPUTS:
-            return HEAD_OUTPUTS[cls]
-    raise NotImplementedError(
-        f'{type(head).__name__}: no ONNX output layout for this head; '
-        'supported heads (and their subclasses): '
-        f'{", ".join(c.__name__ for c in HEAD_OUTPUTS)} '
-        '(projects/deploy/layout.py)')
+__all__ = ['KINDS', 'LEVELS', 'SINGLE', 'TRAIN_ONLY', 'HeadOutputs',
+           'head_outputs', 'flatten', 'num_levels', 'unflatten',
+           'output_names']
 
 
 def flatten(outputs: Sequence, layout: HeadOutputs) -> List[Tensor]:

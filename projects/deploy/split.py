@@ -14,13 +14,14 @@ traceable copies and cover neither the zoo's heads nor YOLACT; with torch
 
 The split is chosen per detector class in :data:`DETECTOR_SPLITS`.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 from torch import Tensor, nn
 
 from mmdet.models.detectors.single_stage_instance_seg import \
     SingleStageInstanceSegmentor
 from mmdet.structures import DetDataSample
+from projects.layers.class_table import ClassTable
 from .layout import (HeadOutputs, flatten, head_outputs, num_levels,
                      output_names, unflatten)
 
@@ -88,9 +89,9 @@ class SingleStageSplit:
 #: The split of each detector class (looked up along the MRO, so mmdet's
 #: YOLACT, CondInst, SOLOv2 and the zoo's ZooCondInst use the
 #: single-stage entry).
-DETECTOR_SPLITS: Dict[type, SingleStageSplit] = {
-    SingleStageInstanceSegmentor: SingleStageSplit(),
-}
+DETECTOR_SPLITS: ClassTable[SingleStageSplit] = ClassTable(
+    'network/post-processing split for ONNX export',
+    lambda: {SingleStageInstanceSegmentor: SingleStageSplit()})
 
 
 def detector_split(model: nn.Module) -> SingleStageSplit:
@@ -100,13 +101,7 @@ def detector_split(model: nn.Module) -> SingleStageSplit:
         NotImplementedError: for a detector class with no split (two-stage
             Mask R-CNN, YOLO-Mask); the message names it.
     """
-    for cls in type(model).__mro__:
-        if cls in DETECTOR_SPLITS:
-            return DETECTOR_SPLITS[cls]
-    raise NotImplementedError(
-        f'{type(model).__name__}: no network/post-processing split for ONNX '
-        'export; supported detectors (and subclasses): '
-        f'{", ".join(c.__name__ for c in DETECTOR_SPLITS)}')
+    return DETECTOR_SPLITS.lookup(model)
 
 
 def network_forward(model: nn.Module, inputs: Tensor) -> Tuple[Tensor, ...]:

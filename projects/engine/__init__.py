@@ -1,6 +1,26 @@
-"""Engine pieces of the zoo that MMEngine's runner builds from configs."""
+"""Engine pieces of the zoo that MMEngine's runner builds from configs or
+that the tools call around it: hooks, the CPU bf16 optim wrapper,
+checkpoint reading and writing, resume, inference precision and CPU
+distributed set-up. Imports the shared layers and OpenMMLab only."""
+from .atomic_backend import AtomicLocalBackend, atomic_write_bytes
+from .checkpoint import (MMENGINE_CHECKPOINT_GLOBALS, CheckpointMismatchError,
+                         UnreadableCheckpointError, UnsafeCheckpointError,
+                         allow_mmengine_checkpoints, check_checkpoint_fits,
+                         load_safe_checkpoint)
 from .cpu_amp_optim_wrapper import CPUBf16OptimWrapper, enable_amp
 from .fine_tune_load_hook import FineTuneLoadHook, load_summary
+from .inference_precision import InferencePrecision, InferencePrecisionHook
+from .iter_seed_hook import IterSeedHook, iteration_seed
+from .nan_guard import NonFiniteLossError, NonFiniteLossHook
+from .prototype_stats import PrototypeStatsHook, prototype_stats
 
-__all__ = ['CPUBf16OptimWrapper', 'enable_amp', 'FineTuneLoadHook',
-           'load_summary']
+__all__ = [
+    'AtomicLocalBackend', 'atomic_write_bytes', 'MMENGINE_CHECKPOINT_GLOBALS',
+    'CheckpointMismatchError', 'UnreadableCheckpointError',
+    'UnsafeCheckpointError', 'allow_mmengine_checkpoints',
+    'check_checkpoint_fits', 'load_safe_checkpoint', 'CPUBf16OptimWrapper',
+    'enable_amp', 'FineTuneLoadHook', 'load_summary', 'InferencePrecision',
+    'InferencePrecisionHook', 'IterSeedHook', 'iteration_seed',
+    'NonFiniteLossError', 'NonFiniteLossHook', 'PrototypeStatsHook',
+    'prototype_stats'
+]

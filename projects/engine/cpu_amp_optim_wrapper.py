@@ -19,11 +19,11 @@ from mmengine.optim import OptimWrapper
 from mmengine.runner.amp import autocast
 from torch import nn
 
-from projects.core.fp32_modules import (Fp32Modules, Fp32Outputs,
-                                         fp32_only_types)
-from projects.core.inference_precision import (PrecisionNotSupportedError,
-                                                bf16_unsupported_reason)
-from projects.core.stage_map import stage_map_of
+from projects.layers.fp32_modules import (Fp32Modules, Fp32Outputs,
+                                          fp32_only_types)
+from projects.engine.inference_precision import (PrecisionNotSupportedError,
+                                                 bf16_unsupported_reason)
+from projects.layers.stage_map import stage_map_of
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -44,10 +44,10 @@ class CPUBf16OptimWrapper(OptimWrapper):
       (https://pytorch.org/docs/stable/amp.html, CPU ops that autocast to
       float32).
     * the outputs of the heads' ``forward`` (the head modules of the
-      detector's :class:`~projects.core.stage_map.StageMap`: a single-stage
+      detector's :class:`~projects.layers.stage_map.StageMap`: a single-stage
       detector's ``bbox_head`` / ``mask_head``, a two-stage one's RPN head,
       RoI extractors, box and mask heads) are cast to fp32
-      (:class:`~projects.core.fp32_modules.Fp32Outputs`): box decoding,
+      (:class:`~projects.layers.fp32_modules.Fp32Outputs`): box decoding,
       target assignment, NMS and the losses' element-wise work start from
       fp32 values, as in fp32 training, and mmcv's CPU ``nms`` (mmdet's
       RPN proposals inside the loss), which fails on bf16 scores with fp32
@@ -59,7 +59,7 @@ class CPUBf16OptimWrapper(OptimWrapper):
       run in fp32 with autocast off inside that region: mmcv 2.1.0 has no
       bf16 CPU kernel for them. So do mmdet's RoI extractors, which write
       RoIAlign's fp32 output into a buffer of the features' dtype
-      (:class:`~projects.core.fp32_modules.Fp32Modules`).
+      (:class:`~projects.layers.fp32_modules.Fp32Modules`).
 
     * ``channels_last=True`` (the default): the 4-D weights of the model's
       ``nn.Conv2d`` / ``nn.ConvTranspose2d`` layers (exactly these types,
@@ -91,7 +91,7 @@ class CPUBf16OptimWrapper(OptimWrapper):
             CPU (``optim_context``: use mmengine's ``AmpOptimWrapper`` on a
             GPU).
         PrecisionNotSupportedError: this CPU or torch build has no native
-            bf16 (:func:`~projects.core.inference_precision.
+            bf16 (:func:`~projects.engine.inference_precision.
             bf16_unsupported_reason`), where bf16 would be emulated and
             slower than fp32.
     """
@@ -154,7 +154,7 @@ def convs_to_channels_last(model: nn.Module) -> int:
     """Makes the 4-D weights of ``model``'s exact ``nn.Conv2d`` /
     ``nn.ConvTranspose2d`` layers ``torch.channels_last``, in place
     (``param.data``: the optimizer keeps its parameters), except the layers
-    inside modules of :func:`~projects.core.fp32_modules.fp32_only_types`
+    inside modules of :func:`~projects.layers.fp32_modules.fp32_only_types`
     (an mmcv DCN's offset conv would hand it channels-last offsets, which
     its kernel reads as NCHW).
 

@@ -13,7 +13,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmdet.registry import HOOKS
-from projects.core.checkpoint import compare_state, load_safe_checkpoint
+from projects.engine.checkpoint import compare_state, load_safe_checkpoint
 
 
 def _first(keys, n: int = 3) -> str:
@@ -22,7 +22,7 @@ def _first(keys, n: int = 3) -> str:
 
 
 def load_summary(path: str, fit) -> str:
-    """The log line of a :class:`~projects.core.checkpoint.StateFit`."""
+    """The log line of a :class:`~projects.engine.checkpoint.StateFit`."""
     total = len(fit.loadable) + len(fit.shape) + len(fit.unexpected)
     parts = [f'load_from {path!r}: loaded {len(fit.loadable)} of the '
              f'checkpoint\'s {total} tensors']
@@ -50,7 +50,7 @@ class FineTuneLoadHook(Hook):
     place of ``load_from`` when the run does not resume).
 
     Args:
-        checkpoint (str): the checkpoint (read by :func:`~projects.core.
+        checkpoint (str): the checkpoint (read by :func:`~projects.engine.
             checkpoint.load_safe_checkpoint`: pickled code is refused).
 
     Raises:

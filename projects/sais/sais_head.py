@@ -15,10 +15,14 @@ from mmdet.models.utils import (filter_scores_and_topk, multi_apply,
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import InstanceList, OptInstanceList, reduce_mean
-from projects.core.nms import multiclass_nms
+from projects.layers.head_outputs import (FCOS_OUTPUTS, LEVELS, HeadOutputs,
+                                          register_head_outputs)
+from projects.layers.nms import multiclass_nms
 from .center_aware import assign_locations
 
 
+@register_head_outputs(
+    HeadOutputs(FCOS_OUTPUTS + (('coeff_preds', LEVELS), )))
 @MODELS.register_module()
 class SAISHead(FCOSHead):
     """Box head of SAIS (Xiang et al., "SAIS: Single-stage Anchor-free
@@ -388,7 +392,7 @@ class SAISHead(FCOSHead):
 
         ``cfg.nms.type`` ``'nms'`` (and mmcv's other types) run mmdet's
         ``batched_nms``; ``'fast_nms'`` and ``'cross_class_fast_nms'`` run
-        the zoo's shared :func:`projects.core.nms.multiclass_nms` (SSS §3.3)
+        the zoo's shared :func:`projects.layers.nms.multiclass_nms` (SSS §3.3)
         on the same candidates: each (location, class) candidate becomes one
         row of an (m, num_classes) score matrix with its centerness-weighted
         score in its class's column.

@@ -10,15 +10,20 @@ from mmdet.models.dense_heads.base_mask_head import BaseMaskHead
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import scale_boxes
 from mmdet.utils import InstanceList, OptConfigType, OptMultiConfig
-from projects.core.prototypes import (Protonet, assemble_masks, crop_masks,
-                                      paste_masks)
+from projects.layers.head_outputs import (SINGLE, HeadOutputs,
+                                          register_head_outputs)
+from projects.layers.mask_bases import register_mask_bases
+from projects.layers.prototypes import (Protonet, assemble_masks, crop_masks,
+                                        paste_masks)
 
 
+@register_mask_bases('prototypes')
+@register_head_outputs(HeadOutputs((('prototypes', SINGLE), )))
 @MODELS.register_module()
 class SAISMaskHead(BaseMaskHead):
     """Prototype mask head of SAIS (§III-A), YOLACT-style.
 
-    A :class:`~projects.core.prototypes.Protonet` on FPN level
+    A :class:`~projects.layers.prototypes.Protonet` on FPN level
     ``proto_level`` (P3) predicts ``k`` prototypes at 1/4 of the input.
     Training: for the positive locations chosen by :class:`SAISHead`, masks
     ``M = sigmoid(P C^T)`` are cropped by the GT box, and the pixel-wise BCE
@@ -42,7 +47,7 @@ class SAISMaskHead(BaseMaskHead):
             norm the prototypes computed from P3 are large and their ReLUs
             die early in training (docs/results/fruits_nuts_cpu). Defaults
             to None (YOLACT's protonet has no norm).
-        proto_norm (bool): See :class:`~projects.core.prototypes.Protonet`.
+        proto_norm (bool): See :class:`~projects.layers.prototypes.Protonet`.
             Defaults to False.
         train_cfg, test_cfg (dict, optional): ``test_cfg.mask_thr_binary``
             (default 0.5) binarises the pasted masks.

@@ -14,11 +14,15 @@ from mmdet.models.dense_heads.yolact_head import InterpolateModule
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import InstanceList
-from projects.core.prototypes import paste_masks
+from projects.layers.head_outputs import (PROTONET_OUTPUTS, HeadOutputs,
+                                          register_head_outputs)
+from projects.layers.prototypes import paste_masks
+
 
 MASK_PASTE = ('box', 'image')
 
 
+@register_head_outputs(HeadOutputs(PROTONET_OUTPUTS, split=True))
 @MODELS.register_module()
 class ZooYOLACTProtonet(YOLACTProtonet):
     """mmdet's :class:`~mmdet.models.dense_heads.YOLACTProtonet`, with the
@@ -35,7 +39,7 @@ class ZooYOLACTProtonet(YOLACTProtonet):
     At test, ``test_cfg.mask_paste`` chooses how masks reach the image size:
     ``'image'`` is mmdet's (every mask bilinearly upsampled over the whole
     image, then thresholded); ``'box'`` (default) upsamples each cropped mask
-    only over the window its box can reach (:func:`projects.core.prototypes.
+    only over the window its box can reach (:func:`projects.layers.prototypes.
     paste_masks`), the same masks up to pixels within float rounding of the
     threshold, and on CPU the difference between post-processing that costs
     more than the network and post-processing that costs little.
@@ -51,7 +55,7 @@ class ZooYOLACTProtonet(YOLACTProtonet):
     before Expand/crop/resize.
 
     ``proto_norm=True`` normalises each prototype over its H x W before the
-    last ReLU (see :class:`projects.core.prototypes.Protonet`), so that the
+    last ReLU (see :class:`projects.layers.prototypes.Protonet`), so that the
     prototypes cannot all die (docs/results/prototype_collapse).
 
     ``forward`` is mmdet's, written as two explicit steps,

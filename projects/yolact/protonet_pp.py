@@ -10,10 +10,14 @@ from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.utils import InstanceList
+from projects.layers.head_outputs import (PROTONET_OUTPUTS, HeadOutputs,
+                                          register_head_outputs)
 from .mask_rescoring import binary_mask_iou
 from .protonet import ZooYOLACTProtonet
 
 
+@register_head_outputs(HeadOutputs(PROTONET_OUTPUTS, split=True,
+                                   post_modules=('maskiou_net', )))
 @MODELS.register_module()
 class YOLACTPlusPlusProtonet(ZooYOLACTProtonet):
     """:class:`ZooYOLACTProtonet` with YOLACT++'s mask re-scoring.

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from mmdet.models.dense_heads import YOLACTHead
 from mmdet.registry import MODELS
-from projects.core.nms import multiclass_nms
+from projects.layers.nms import multiclass_nms
 
 
 @MODELS.register_module()
@@ -16,7 +16,7 @@ class ZooYOLACTHead(YOLACTHead):
     SSS §3.3 / YOLACT §3.3 selectable from the config.
 
     What differs: mmdet 3.3 hard-codes its per-class ``fast_nms``. Here
-    ``test_cfg.nms`` picks one of the zoo's :func:`projects.core.nms.
+    ``test_cfg.nms`` picks one of the zoo's :func:`projects.layers.nms.
     multiclass_nms` types, shared with SAIS:
 
     * ``dict(type='fast_nms', iou_threshold=0.5)``: per-class Fast NMS; the

@@ -153,7 +153,7 @@ def tiny_sais(fruits_nuts):
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
 
-    from projects.benchmark.models import build_model
+    from projects.apis import build_model
     cfg = Config.fromfile(TINY_CFG)
     model = build_model(cfg, None, 'cpu').eval()
     batch = pseudo_collate(

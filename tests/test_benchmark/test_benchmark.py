@@ -14,7 +14,7 @@ from benchmark_helpers import (load_tool, metrics, write_metafiles,
 from conftest import ROOT, TINY_CFG, run_tool
 
 from projects.benchmark import TABLE_COLUMNS
-from projects.benchmark.models import build_model
+from projects.apis import build_model
 
 YOLACT_TINY = osp.join(ROOT, 'tests', 'configs', 'yolact_tiny_fruits_nuts.py')
 STAGES = ('preprocess', 'backbone_neck', 'head_forward', 'post')

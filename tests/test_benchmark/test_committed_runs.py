@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 
 from conftest import ROOT
-from projects.benchmark.metafiles import MethodIndex
+from projects.apis.metafiles import MethodIndex
 from projects.benchmark.render import MARKDOWN, render, rename_methods
 
 RUNS = sorted(glob.glob(osp.join(ROOT, 'docs', 'results', '*',

@@ -6,7 +6,7 @@ from conftest import TINY_CFG, real_dataset
 
 from projects.benchmark import complexity
 from projects.benchmark.complexity import flop_analyzer
-from projects.benchmark.models import build_model
+from projects.apis import build_model
 
 
 def test_deformable_convolution_flops():

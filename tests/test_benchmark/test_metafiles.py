@@ -10,7 +10,7 @@ from benchmark_helpers import write_metafiles
 from conftest import ROOT
 
 from projects.benchmark import MetafileError, MethodIndex, method_of
-from projects.benchmark.metafiles import default_root, registered_types
+from projects.apis.metafiles import default_root, registered_types
 from projects.benchmark.models import backbone_name
 
 SAIS_CFG = 'configs/sais/sais_r50_fpn_1xb2-200i_fruits-nuts-384.py'

@@ -168,7 +168,7 @@ def test_report_mean_std_and_spread(tmp_path):
 def test_probe_stopped_by_the_nan_guard_never_wins():
     """A probe whose training the NaN guard stopped scores inf (and so is
     never picked); the reason is read from the guard's error in the log."""
-    from projects.core.nan_guard import NonFiniteLossError
+    from projects.engine.nan_guard import NonFiniteLossError
     err = NonFiniteLossError('iteration 23: non-finite loss: loss = nan, '
                              'loss_mask = inf; training stopped')
     log = ('Traceback (most recent call last):\n  ...\n'
@@ -188,7 +188,7 @@ def test_box_only_method_shows_no_mask_ap(tmp_path):
     of an empty result), its box AP is there, and it joins no mask AP
     comparison."""
     from projects.benchmark.protocol_report import results_table
-    from projects.benchmark.metafiles import MethodIndex
+    from projects.apis.metafiles import MethodIndex
     out = str(tmp_path)
     proto = P.Protocol('t', (P.Method('sais', 'a.py', (0, 1)),
                              P.Method('fcos', 'b.py', (0, 1), masks=False)))
@@ -244,7 +244,7 @@ def test_memory_runs_add_up_newest_first_errors_never_win(tmp_path):
 
 
 def test_memory_ratio_against_the_papers():
-    from projects.benchmark.metafiles import MethodIndex
+    from projects.apis.metafiles import MethodIndex
     from projects.benchmark.protocol_report import memory_lines
     bench = {
         osp.normpath(PROTO.method('sais').config):

@@ -20,7 +20,7 @@ from projects.benchmark.precision import (PRECISION_COLUMNS, best_bf16,
 from projects.benchmark.render import write_markdown
 from projects.benchmark.roofline import (CASES, build_case, measure, peak,
                                          roofline_fraction)
-from projects.core.inference_precision import bf16_unsupported_reason
+from projects.engine.inference_precision import bf16_unsupported_reason
 
 BF16 = bf16_unsupported_reason('cpu') is None
 VARIANTS_TIMED = ['fp32', 'bf16', 'bf16+channels_last',

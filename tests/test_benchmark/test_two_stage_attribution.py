@@ -24,7 +24,7 @@ from torch import nn
 from conftest import ROOT, real_dataset
 from projects.benchmark import TWO_STAGE, StageTimer, complexity, stage_map_of
 from projects.benchmark.complexity import flop_analyzer
-from projects.benchmark.models import build_model
+from projects.apis import build_model
 
 CONFIG = osp.join(ROOT, 'configs', 'mask_rcnn',
                   'mask-rcnn_r50_fpn_1xb2-200i_fruits-nuts-384.py')

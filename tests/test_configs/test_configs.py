@@ -10,7 +10,7 @@ from mmengine.config import Config
 from conftest import ROOT, run_tool
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from projects.core.run_checks import check_model_types
+from projects.apis.run_checks import check_model_types
 
 CONFIG_ROOT = osp.join(ROOT, 'configs')
 CONFIGS = sorted(

@@ -63,7 +63,7 @@ def test_24e_config_is_the_200i_config_for_24_epochs(method, tmp_path):
     'configs/fcos/fcos_r50_fpn_1xb2-24e_feral-cats-384.py',
     'configs/condinst/condinst_r50_fpn_1xb2-24e_feral-cats-384.py'])
 def test_reg_bias_init_reaches_conv_reg_only(config):
-    from projects.benchmark.models import build_model
+    from projects.apis import build_model
     cfg = Config.fromfile(osp.join(ROOT, config))
     head = build_model(cfg, None, 'cpu').bbox_head
     assert torch.all(head.conv_reg.bias == 1.0)

@@ -30,7 +30,8 @@ def test_missing_files_are_named(tools, tmp_path):
 @pytest.mark.slow
 def test_export_then_infer(tools, tmp_path, fruits_nuts, monkeypatch,
                            capsys):
-    from projects.deploy import OrtDetector, load_detector
+    from projects.apis import load_detector
+    from projects.deploy import OrtDetector
     export, infer = tools
     monkeypatch.chdir(ROOT)  # the config's data_root is relative
     torch.manual_seed(0)

@@ -43,8 +43,8 @@ def _test_run(tool, tmp_path, name, ckpt, *extra):
 @pytest.mark.slow
 def test_onnx_gives_the_pytorch_ap(tool, tmp_path, fruits_nuts,
                                    monkeypatch):
-    from projects.deploy import (export_onnx, fixed_input_shape, load_batch,
-                                 load_detector)
+    from projects.apis import load_detector
+    from projects.deploy import export_onnx, fixed_input_shape, load_batch
     monkeypatch.chdir(ROOT)  # the config's data_root is relative
     cfg = Config.fromfile(TINY_CFG)
     model = load_detector(cfg, seed=0)

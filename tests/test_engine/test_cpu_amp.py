@@ -10,8 +10,8 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from conftest import ROOT, TINY_CFG, real_dataset
-from projects.core.fp32_modules import Fp32Modules
-from projects.core.inference_precision import bf16_unsupported_reason
+from projects.layers.fp32_modules import Fp32Modules
+from projects.engine.inference_precision import bf16_unsupported_reason
 from projects.engine import CPUBf16OptimWrapper, enable_amp
 
 NO_BF16 = bf16_unsupported_reason('cpu')
@@ -20,7 +20,7 @@ needs_bf16 = pytest.mark.skipif(NO_BF16 is not None,
 
 
 def build(cfg):
-    from projects.benchmark.models import build_model
+    from projects.apis import build_model
     return build_model(cfg, None, 'cpu').train()
 
 

@@ -22,7 +22,7 @@ def test_nms_part_from_another_directory(tmp_path):
     proc = run_tool(TOOL, '--skip-model', '--runs', '1', cwd=str(tmp_path),
                     env=INSTALLED, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    from projects.core.nms import NMS_TYPES
+    from projects.layers.nms import NMS_TYPES
     methods = {}
     for m in re.finditer(r'^\s*80 x (\d+)\s+(\S.*?)\s+[\d.]+\s+[\d.]+x ',
                          proc.stdout, re.M):

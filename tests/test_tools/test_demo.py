@@ -1,5 +1,5 @@
 """tools/demo.py on the real fruits_nuts photos: a folder, a video made
-from them, one image, and the errors for bad input (projects/core/demo_io.py
+from them, one image, and the errors for bad input (projects/apis/demo_io.py
 underneath).
 
 The model is the tiny SAIS of tests/configs with seeded random weights,
@@ -15,7 +15,7 @@ import pytest
 
 from conftest import TINY_CFG, load_script, run_tool
 from test_unsafe_checkpoint import evil  # noqa: F401  (fixture)
-from projects.core.demo_io import (DemoInputError, headless_reason,
+from projects.apis.demo_io import (DemoInputError, headless_reason,
                                    open_video, output_path, parse_input,
                                    read_images)
 
@@ -263,7 +263,7 @@ def test_one_photo_channels_last_bn_folded(tmp_path, fruits_nuts, ckpt, capsys):
 
 @pytest.mark.slow
 def test_bf16_runs_or_says_why(tmp_path, fruits_nuts, ckpt, capsys):
-    from projects.core.inference_precision import bf16_unsupported_reason
+    from projects.engine.inference_precision import bf16_unsupported_reason
     img = osp.join(fruits_nuts, 'images', '3.jpg')
     argv = [img, TINY_CFG, '--weights', ckpt, '--out-dir', str(tmp_path),
             '--score-thr', '0', '--precision', 'bf16', '--device', 'cpu']

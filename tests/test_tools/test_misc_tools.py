@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT, load_script
-from projects.benchmark.metafiles import MethodIndex
+from projects.apis.metafiles import MethodIndex
 
 tables = load_script('tools/misc/update_results_tables.py')
 compare = load_script('tools/misc/compare_configs.py')

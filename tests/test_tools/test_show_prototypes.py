@@ -1,4 +1,5 @@
-"""tools/analysis/show_prototypes.py and projects/core/prototype_figure.py:
+"""tools/analysis/show_prototypes.py and
+projects/visualization/prototype_figure.py:
 the prototypes, coefficients, masks and BlendMask blends of freshly built
 tiny models (saved and reloaded through the safe loader) on a real
 fruits_nuts photo, checked against sums computed here."""
@@ -10,10 +11,9 @@ from mmengine.config import Config
 
 from conftest import (ROOT, TINY_CFG, fixed_size_pipeline, load_script,
                       run_tool)
-from projects.core.prototype_figure import (NoPrototypesError, build_figure,
-                                            extract, figure_panels,
-                                            load_image, load_model,
-                                            prototype_kind, save_png)
+from projects.visualization import (NoPrototypesError, build_figure, extract,
+                                    figure_panels, load_image, load_model,
+                                    prototype_kind, save_png)
 
 YOLACT_CFG = osp.join(ROOT, 'tests', 'configs', 'yolact_tiny_fruits_nuts.py')
 BLENDMASK_CFG = osp.join(ROOT, 'configs', 'blendmask',

@@ -38,7 +38,7 @@ def test_train_writes_checkpoint_with_mmengine_state(trained):
         assert f.read().strip().endswith('iter_2.pth')
     # the checkpoint holds what broke stock loading: the message hub's
     # HistoryBuffers; it must still load with weights_only=True
-    from projects.core.checkpoint import allow_mmengine_checkpoints
+    from projects.engine.checkpoint import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()
     state = torch.load(ckpt, map_location='cpu', weights_only=True)
     assert state['meta']['iter'] == 2

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY_CFG, run_tool
-from projects.core.checkpoint import UnsafeCheckpointError
+from projects.engine.checkpoint import UnsafeCheckpointError
 
 RESUME_CFG = osp.join(ROOT, 'tests', 'configs',
                       'sais_tiny_resume_fruits_nuts.py')
@@ -64,7 +64,7 @@ def test_tools_refuse_pickled_calls(tmp_path, evil, fruits_nuts):
 def test_benchmark_refuses_pickled_calls(evil):
     from mmengine.config import Config
 
-    from projects.benchmark.models import build_model
+    from projects.apis import build_model
     path, marker = evil
     with pytest.raises(UnsafeCheckpointError, match='system'):
         build_model(Config.fromfile(TINY_CFG), str(path), 'cpu')
@@ -77,7 +77,7 @@ def test_zoo_checkpoint_loads_in_benchmark_and_load_from(tmp_path,
     from mmengine.config import Config
     from test_no_detections import zoo_style_checkpoint
 
-    from projects.benchmark.models import build_model
+    from projects.apis import build_model
     ckpt = str(tmp_path / 'zoo.pth')
     zoo_style_checkpoint(ckpt, seed=3)
     model = build_model(Config.fromfile(TINY_CFG), ckpt, 'cpu', seed=0)

@@ -6,8 +6,8 @@ zoo's, on one real image with the same weights.
         [--mem-cap-gib 16] [--timeout-s 600] [--init]
 
 Each (head, size) runs in its own process,
-``python -m projects.solo.benchmark_worker`` (the zoo must be installed,
-``pip install -e .``; see that module for what is measured): peak resident
+``tools/analysis/solo_benchmark_worker.py`` (the zoo must be installed,
+``pip install -e .``; see that script for what is measured): peak resident
 memory is per process (Linux ``VmHWM``; ``ru_maxrss`` would carry this
 process's size over into the child), and each process runs under an
 address-space cap (``--mem-cap-gib``) and a wall-clock limit
@@ -34,7 +34,8 @@ MMDET_CONFIGS = {
     'v2': 'solov2/solov2_r50_fpn_1x_coco.py'
 }
 
-WORKER_MODULE = 'projects.solo.benchmark_worker'
+WORKER_SCRIPT = osp.join(osp.dirname(osp.abspath(__file__)),
+                         'solo_benchmark_worker.py')
 
 
 def parse_args():
@@ -76,7 +77,7 @@ def run_one(head, size, args, tmp):
                    MMDET_CONFIGS[version])
     out = osp.join(tmp, f'{head}_{size}')
     cmd = [
-        sys.executable, '-m', WORKER_MODULE, head,
+        sys.executable, WORKER_SCRIPT, head,
         str(size), cfg, args.image, out, '--mem-cap-gib',
         str(args.mem_cap_gib)
     ] + (['--init'] if args.init else [])
@@ -121,7 +122,8 @@ def main():
         sys.exit(f'error: --image {args.image}: no such file (see '
                  'docs/datasets.md)')
     if importlib.util.find_spec('projects') is None:
-        sys.exit(f'error: {WORKER_MODULE} not importable: install the zoo '
+        sys.exit('error: the zoo (package projects) is not importable: '
+                 'install it '
                  'first (`pip install -e .` in the repository root, or '
                  '`bash tools/setup.sh`)')
     args.image = osp.abspath(args.image)

@@ -37,8 +37,8 @@ from mmengine.runner import load_checkpoint
 
 from mmdet.registry import DATASETS, MODELS
 from mmdet.utils import register_all_modules
-from projects.core.checkpoint import allow_mmengine_checkpoints
-from projects.core.nms import NMS_TYPES, multiclass_nms
+from projects.engine.checkpoint import allow_mmengine_checkpoints
+from projects.layers.nms import NMS_TYPES, multiclass_nms
 from projects.yolact.mmdet_peer import mmdet_yolact_model
 
 

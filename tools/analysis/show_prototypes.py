@@ -12,10 +12,11 @@ b and Fig. 1; dbolya/yolact's ``--display_lincomb``). For BlendMask: its
 ``K`` bases and, per detection, its ``K`` attention maps and the blended
 mask (BlendMask slides, Figure 1 "Blending process"). Any other method
 stops with ``METHOD has no prototypes or bases`` naming the config and the
-head type. The tensors come from :mod:`projects.core.prototype_figure`.
+head type. The tensors come from
+:mod:`projects.visualization.prototype_figure`.
 
 The checkpoint is read as tools/test.py reads it (``weights_only``,
-:func:`projects.core.checkpoint.load_safe_checkpoint`). The PNG goes to
+:func:`projects.engine.checkpoint.load_safe_checkpoint`). The PNG goes to
 ``--out`` (overwritten) or ``<work_dir>/prototypes_<image name>.png``, the
 work dir being the config's ``work_dir`` or ``work_dirs/<config name>``.
 ``--score-thr`` replaces the box head's ``test_cfg.score_thr`` (a model
@@ -72,13 +73,12 @@ def main(argv: Optional[List[str]] = None) -> str:
     from mmengine.config import Config
 
     from mmdet.utils import register_all_modules
-    from projects.benchmark.metafiles import method_of
-    from projects.core.checkpoint import (UnreadableCheckpointError,
-                                          UnsafeCheckpointError)
-    from projects.core.prototype_figure import (NoPrototypesError,
-                                                build_figure, extract,
-                                                load_image, load_model,
-                                                save_png)
+    from projects.apis.metafiles import method_of
+    from projects.engine.checkpoint import (UnreadableCheckpointError,
+                                            UnsafeCheckpointError)
+    from projects.visualization import (NoPrototypesError, build_figure,
+                                        extract, load_image, load_model,
+                                        save_png)
     register_all_modules()
     cfg = Config.fromfile(args.config)
     try:  # the method is checked before the checkpoint is read

@@ -6,7 +6,7 @@
         [--score-thr 0.3] [--cfg-options KEY=VALUE ...]
 
 The checkpoint is read as tools/test.py reads it (``weights_only``,
-:func:`projects.core.checkpoint.load_safe_checkpoint`); ``random`` instead
+:func:`projects.engine.checkpoint.load_safe_checkpoint`); ``random`` instead
 of a file takes the layers' seeded random initialisation (torch's default
 per layer, seed 0; not ``init_weights``, with which an untrained SOLO
 detects nothing), to check an export without a trained model.
@@ -206,13 +206,13 @@ def main(argv: Optional[List[str]] = None) -> dict:
     import torch
     from mmengine.config import Config
 
-    from projects.core.checkpoint import (UnreadableCheckpointError,
-                                          UnsafeCheckpointError)
+    from projects.apis import load_detector
     from projects.deploy import (OrtDetector, dcn_layers, detector_split,
                                  export_onnx, fixed_input_shape, load_batch,
-                                 load_detector, match_detections,
-                                 network_forward, postprocess,
-                                 with_standard_dcn)
+                                 match_detections, network_forward,
+                                 postprocess, with_standard_dcn)
+    from projects.engine.checkpoint import (UnreadableCheckpointError,
+                                            UnsafeCheckpointError)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

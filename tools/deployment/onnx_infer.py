@@ -73,10 +73,10 @@ def main(argv: Optional[List[str]] = None) -> list:
             sys.exit(f'error: {what} {path!r} not found')
     from mmengine.config import Config
 
-    from projects.core.checkpoint import (UnreadableCheckpointError,
-                                          UnsafeCheckpointError)
-    from projects.deploy import (OrtDetector, load_batch, load_detector,
-                                 postprocess_modules)
+    from projects.apis import load_detector
+    from projects.deploy import OrtDetector, load_batch, postprocess_modules
+    from projects.engine.checkpoint import (UnreadableCheckpointError,
+                                            UnsafeCheckpointError)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

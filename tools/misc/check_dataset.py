@@ -6,8 +6,8 @@ Usage::
         [--decode-max-images N] [--cfg-options k=v ...]
 
 Checks the class names against the annotation files and every head's
-``num_classes`` (:mod:`projects.core.class_check`), then every split
-(:mod:`projects.core.dataset_check`): images exist and decode as the
+``num_classes`` (:mod:`projects.apis.class_check`), then every split
+(:mod:`projects.apis.dataset_check`): images exist and decode as the
 pipeline decodes them, sizes match the JSON, ids are unique, categories are
 declared, polygons have 3 points, boxes lie inside their image with a
 positive size, RLE decodes. Prints a summary per split and every problem
@@ -45,9 +45,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmdet.utils import register_all_modules
 
-    from projects.core.class_check import check_classes
-    from projects.core.dataset_check import check_coco_split, split_paths
-    from projects.core.run_checks import (ConfigCheckError, check_data,
+    from projects.apis.class_check import check_classes
+    from projects.apis.dataset_check import check_coco_split, split_paths
+    from projects.apis.run_checks import (ConfigCheckError, check_data,
                                           load_tool_config)
     register_all_modules()
     keys = [SPLIT_KEYS[s] for s in args.split]

@@ -36,7 +36,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import dataclasses
 
 from projects.benchmark import protocol_report
-from projects.benchmark.metafiles import MethodIndex
+from projects.apis.metafiles import MethodIndex
 from projects.benchmark.protocol import FERAL_CATS, Protocol
 from projects.benchmark.report import train_memory_mib
 

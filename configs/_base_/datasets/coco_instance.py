@@ -57,7 +57,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # mmdet's CocoMetric, but a model that detects nothing gets COCO's table
-# with zeros and a warning (projects/core/empty_results.py)
+# with zeros and a warning (projects/evaluation/empty_results.py)
 val_evaluator = dict(
     type='ZooCocoMetric',
     ann_file=data_root + 'annotations/instances_val2017.json',

@@ -31,7 +31,7 @@ def load(run_dir: str):
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
 
-    from projects.core.checkpoint import load_safe_checkpoint
+    from projects.engine.checkpoint import load_safe_checkpoint
     register_all_modules()
     configs = sorted(glob.glob(osp.join(run_dir, '*.py')))
     cfg = Config.fromfile(osp.join(run_dir, 'config.py') if osp.isfile(

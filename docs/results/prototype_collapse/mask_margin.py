@@ -10,7 +10,7 @@ RUN is a folder of the protocol's runs (``yolact_s0``) with
 ``iter_200.pth`` and ``config.py``. A model whose masks have the right
 shape but sit below 0.5 inside its boxes binarises to nearly empty masks:
 COCO mask AP 0 with box AP above 0. The tensors are the prototype figure's
-(``projects/core/prototype_figure.py``, the heads' own methods).
+(``projects/visualization/prototype_figure.py``, the heads' own methods).
 """
 import argparse
 import json
@@ -28,7 +28,7 @@ sys.path.insert(0, ROOT)
 def margins(run_dir: str, n_images: int, top_k: int) -> dict:
     """Mean inside-box probability and fraction above 0.5 over the top
     ``top_k`` detections of the first ``n_images`` val photos."""
-    from projects.core import prototype_figure as pf
+    from projects.visualization import prototype_figure as pf
     cfg = Config.fromfile(osp.join(run_dir, 'config.py'))
     model = pf.load_model(cfg, osp.join(run_dir, 'iter_200.pth'))
     ds = cfg.val_dataloader.dataset

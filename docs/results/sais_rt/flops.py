@@ -6,7 +6,7 @@ candidates, FLOPs of one test image split by inference stage.
 
 The image is the first of fruits_nuts' val split, resized to size x size as
 the small-data configs do. Stages follow the benchmark's stage map
-(``projects.benchmark.stage_map``): backbone+neck is ``extract_feat``, head
+(``projects.layers.stage_map``): backbone+neck is ``extract_feat``, head
 forward every other top-level child (``bbox_head``, ``mask_head``) called on
 the FPN levels, each counted by the zoo's FLOP counter
 (``projects.benchmark.complexity.flop_analyzer``, one multiply-add = one
@@ -163,7 +163,7 @@ def model_flops(config: str, delta: Optional[dict] = None, size: int = 384,
     """:func:`stage_flops` of a config's model (plus ``delta``) at
     ``size`` x ``size`` on ``batch``, by default the config's first
     fruits_nuts test image (:func:`test_batch`)."""
-    from projects.benchmark import build_model
+    from projects.apis import build_model
     cfg = load(config, delta, size, num_classes)
     model = build_model(cfg, None, 'cpu').eval()
     return stage_flops(model, batch or test_batch(cfg))

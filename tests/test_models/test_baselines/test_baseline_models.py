@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 
 from conftest import ROOT, model_inputs, real_dataset
-from projects.benchmark.models import build_model
+from projects.apis import build_model
 
 SIZE = 256  # training samples are shrunk to SIZE x SIZE (flips off)
 CONFIGS = {

@@ -18,7 +18,7 @@ from mmengine.config import Config
 from conftest import ROOT, model_inputs, real_dataset
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from projects.core import prototype_stats
+from projects.engine import prototype_stats
 
 CONFIG = osp.join(ROOT, 'configs', 'sais',
                   'sais_r50_fpn_1xb2-200i_feral-cats-384.py')

@@ -15,7 +15,7 @@ from mmengine.structures import InstanceData
 from conftest import ROOT, load_script, model_inputs, real_dataset
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from projects.benchmark import build_model
+from projects.apis import build_model
 
 SIZE = 384
 RT = 'configs/sais/sais-rt_r50_fpn_1xb2-200i_fruits-nuts-384.py'

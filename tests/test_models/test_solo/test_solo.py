@@ -302,7 +302,7 @@ def test_benchmark_tool_compares_with_mmdet(tmp_path):
     """tools/analysis/benchmark_solo.py on a real image at 128x128: one row
     per head, the zoo's result equal to mmdet's. Run from another directory
     and without the repository on PYTHONPATH: the tool and its worker
-    (``python -m projects.solo.benchmark_worker``) use the installed
+    (``tools/analysis/solo_benchmark_worker.py``) use the installed
     package."""
     proc = run_tool(osp.join(ROOT, 'tools/analysis/benchmark_solo.py'),
                     '--sizes', '128', '--heads', 'SOLOHead', 'ZooSOLOHead',

@@ -6,12 +6,12 @@ import pytest
 import torch
 from mmengine.fileio import get_file_backend
 
-from projects.core.atomic_backend import AtomicLocalBackend
-from projects.core.checkpoint import (UnreadableCheckpointError,
-                                      UnsafeCheckpointError,
-                                      load_safe_checkpoint)
-from projects.core.resume import (checkpoint_candidates,
-                                  find_resumable_checkpoint)
+from projects.engine.atomic_backend import AtomicLocalBackend
+from projects.engine.checkpoint import (UnreadableCheckpointError,
+                                        UnsafeCheckpointError,
+                                        load_safe_checkpoint)
+from projects.engine.resume import (checkpoint_candidates,
+                                    find_resumable_checkpoint)
 
 
 def _ckpt_bytes(value: float) -> bytes:

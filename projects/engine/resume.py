@@ -5,11 +5,11 @@ MMEngine 0.10.7 resumes from the path written in ``<work_dir>/
 last_checkpoint``. That pointer is written with a plain ``open``, after the
 old checkpoints beyond ``max_keep_ckpts`` are removed, so a kill can leave it
 empty or naming a removed file; and a checkpoint written before
-:mod:`projects.core.atomic_backend` existed may be truncated. Here every
+:mod:`projects.engine.atomic_backend` existed may be truncated. Here every
 ``iter_N.pth`` / ``epoch_N.pth`` of the work dir is a candidate, newest
 (largest N) first; each is opened with
-:func:`projects.core.checkpoint.load_safe_checkpoint` and an unreadable one is
-skipped with a message. An unsafe one (pickled code) stops the search: it is
+:func:`projects.engine.checkpoint.load_safe_checkpoint` and an unreadable
+one is skipped with a message. An unsafe one (pickled code) stops the search: it is
 refused, never silently passed over.
 """
 import glob

@@ -12,7 +12,7 @@ memory-bound pass over its activation.
 Why our own and not ``mmcv.cnn.fuse_conv_bn`` (what mmdet 2.x's
 ``tools/test.py --fuse-conv-bn`` called): mmcv's folds in place for good,
 so one model can no longer be timed or tested both ways (the benchmark
-times every variant on one model; :class:`~projects.core.
+times every variant on one model; :class:`~projects.engine.
 inference_precision.InferencePrecision` promises the model computes what
 it did before once left); and it pairs a ``Conv2d`` with the next
 ``_BatchNorm`` among a module's children in registration order, skipping

@@ -155,7 +155,7 @@ def check_work_dir(work_dir: str, resume: bool, overwrite: bool) -> None:
 
 def check_datasets(cfg: Config, splits: List[str],
                    max_listed: int = 20) -> list:
-    """Run the dataset check (:mod:`projects.core.dataset_check`) on splits.
+    """Run the dataset check (:mod:`projects.apis.dataset_check`) on splits.
 
     JSON checks always run; images are decoded when a split has at most
     ``cfg.dataset_check.decode_max_images`` images (default 500), else only

@@ -14,7 +14,7 @@ the forward pass(es) of your network" and that ops under it run in a
 lower precision only where that is safe (CPU: convolutions, linear,
 matmul/bmm, ...; others stay fp32); the network's outputs then carry bf16
 tensors into whatever follows. Here the autocast region is exactly the
-network modules the detector type's :class:`~projects.core.stage_map.
+network modules the detector type's :class:`~projects.layers.stage_map.
 StageMap` names (backbone, neck, the heads' ``forward``), entered and left
 by removable forward pre-hooks / forward hooks, and every floating output
 of those modules is cast back to fp32, so decoding, NMS, box coordinates,
@@ -22,7 +22,7 @@ cropping and mask pasting run in fp32 as without it.
 
 mmcv's deformable convolutions (YOLACT++'s DCNv2) and RoIAlign get
 contiguous fp32 inputs with autocast off for their call, whichever the
-options (:class:`~projects.core.fp32_modules.Fp32Modules`, which says why).
+options (:class:`~projects.layers.fp32_modules.Fp32Modules`, which says why).
 
 Autocast casts an fp32 weight to bf16 at every call of its conv (its cast
 cache lasts one autocast region, and each network module is a region), so
@@ -45,7 +45,7 @@ keep their outputs channels-last. Leaving restores the weights that were
 converted to the contiguous layout.
 
 ``fuse_conv_bn=True`` folds the network's eval-mode BatchNorm layers into
-their convolutions while entered (:class:`~projects.core.conv_bn_fusion.
+their convolutions while entered (:class:`~projects.layers.conv_bn_fusion.
 FusedConvBN`, done first, so that the folded weights are the ones made
 channels-last and held in bf16) and unfolds them last on leaving.
 """
@@ -57,9 +57,10 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from torch import nn
 
-from .conv_bn_fusion import FusedConvBN
-from .fp32_modules import Fp32Modules, fp32_only_types, to_fp32
-from .stage_map import StageMap, stage_map_of
+from projects.layers.conv_bn_fusion import FusedConvBN
+from projects.layers.fp32_modules import (Fp32Modules, fp32_only_types,
+                                          to_fp32)
+from projects.layers.stage_map import StageMap, stage_map_of
 
 PRECISIONS = ('fp32', 'bf16')
 CONV_TYPES = (nn.Conv2d, nn.ConvTranspose2d)
@@ -125,7 +126,7 @@ class InferencePrecision:
     On entering (see the module doc for why):
 
     * ``precision='bf16'``: forward pre-hooks on the network modules of the
-      model's :class:`~projects.core.stage_map.StageMap` (backbone, neck,
+      model's :class:`~projects.layers.stage_map.StageMap` (backbone, neck,
       heads; a two-stage detector's RPN head, RoI extractors, box and mask
       heads) enter ``torch.autocast(device, dtype=torch.bfloat16)``, and
       forward hooks (prepended, ``always_call``) leave it and cast every
@@ -143,11 +144,11 @@ class InferencePrecision:
       cast, done once); such a layer called with autocast off computes
       with its fp32 weights.
     * with either option, mmcv's deformable convolutions and RoIAlign get
-      contiguous fp32 inputs with autocast off (:class:`~projects.core.
+      contiguous fp32 inputs with autocast off (:class:`~projects.layers.
       fp32_modules.Fp32Modules`).
     * ``fuse_conv_bn=True``: the network modules' eval-mode BatchNorm
       layers are folded into their convolutions
-      (:class:`~projects.core.conv_bn_fusion.FusedConvBN`), before the
+      (:class:`~projects.layers.conv_bn_fusion.FusedConvBN`), before the
       above.
 
     On leaving, the hooks are removed, the converted weights made
@@ -160,7 +161,7 @@ class InferencePrecision:
         precision (str): ``'fp32'`` or ``'bf16'``.
         channels_last (bool): see above. Defaults to False.
         stage_map (StageMap, optional): which modules are the network;
-            default :func:`~projects.core.stage_map.stage_map_of` the model.
+            default :func:`~projects.layers.stage_map.stage_map_of` the model.
         fuse_conv_bn (bool): see above. Defaults to False.
 
     Raises:
@@ -329,7 +330,7 @@ class InferencePrecisionHook(Hook):
     ``before_test`` (after the checkpoint is loaded), left in
     ``after_test``. ``tools/test.py --precision bf16 [--channels-last]``
     adds it to ``custom_hooks``; a config can too (import
-    ``projects.core.inference_precision`` first).
+    ``projects.engine.inference_precision`` first).
 
     Args:
         precision (str): ``'fp32'`` or ``'bf16'``.

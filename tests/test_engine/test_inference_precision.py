@@ -12,11 +12,11 @@ from mmengine.dataset import pseudo_collate
 from torch import nn
 
 from mmdet.structures.bbox import bbox_overlaps
-from projects.core.inference_precision import (InferencePrecision,
-                                               InferencePrecisionHook,
-                                               PrecisionNotSupportedError,
-                                               bf16_unsupported_reason)
-from projects.core.stage_map import StageMap
+from projects.engine.inference_precision import (InferencePrecision,
+                                                 InferencePrecisionHook,
+                                                 PrecisionNotSupportedError,
+                                                 bf16_unsupported_reason)
+from projects.layers.stage_map import StageMap
 
 NO_BF16 = bf16_unsupported_reason('cpu')
 needs_bf16 = pytest.mark.skipif(NO_BF16 is not None,
@@ -249,7 +249,7 @@ def test_test_hook_and_tools_test_option(sais):
     tool.add_precision_hook(cfg, 'fp32', False)
     assert not cfg.get('custom_hooks')
     tool.add_precision_hook(cfg, 'bf16', True)
-    assert 'projects.core.inference_precision' in cfg.custom_imports.imports
+    assert 'projects.engine.inference_precision' in cfg.custom_imports.imports
     hook = HOOKS.build(cfg.custom_hooks[-1])  # found from mmdet's scope
     assert isinstance(hook, InferencePrecisionHook)
     assert tool.parse_args(['c.py', 'x.pth', '--precision', 'bf16',

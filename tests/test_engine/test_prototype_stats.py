@@ -11,7 +11,7 @@ from mmengine.logging import MessageHub, MMLogger
 from conftest import ROOT, TINY_CFG, model_inputs, real_dataset
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from projects.core import PrototypeStatsHook, prototype_stats
+from projects.engine import PrototypeStatsHook, prototype_stats
 
 TINY_YOLACT = osp.join(ROOT, 'tests', 'configs',
                        'yolact_tiny_fruits_nuts.py')
@@ -58,7 +58,7 @@ def test_normalised_prototypes_cannot_all_die():
     """A last conv driven far negative kills every ReLU prototype (the
     collapsed state: zero output, zero gradient); with ``proto_norm`` each
     prototype keeps about half of its pixels active and its gradient."""
-    from projects.core import Protonet
+    from projects.layers import Protonet
     torch.manual_seed(0)
     feats = torch.randn(2, 16, 12, 12)
     for proto_norm in (False, True):

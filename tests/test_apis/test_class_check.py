@@ -11,8 +11,8 @@ import pytest
 from mmengine.config import Config
 
 from conftest import DATA, ROOT
-from projects.core.class_check import check_classes, class_heads
-from projects.core.run_checks import ConfigCheckError, check_data
+from projects.apis.class_check import check_classes, class_heads
+from projects.apis.run_checks import ConfigCheckError, check_data
 
 FERAL = osp.join(DATA, 'feral_cats') + '/'
 FRUITS = osp.join(DATA, 'fruits_nuts') + '/'

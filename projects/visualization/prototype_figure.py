@@ -28,7 +28,10 @@ from matplotlib.patches import Rectangle
 from mmengine.config import Config
 from torch import Tensor, nn
 
-from .prototypes import assemble_masks, crop_masks
+from projects.apis.metafiles import method_of
+from projects.apis.model import load_detector
+from projects.layers.mask_bases import mask_bases_of
+from projects.layers.prototypes import assemble_masks, crop_masks
 
 SUPPORTED = 'SAIS, SSS, YOLACT, YOLACT++ (prototypes) and BlendMask (bases)'
 
@@ -83,26 +86,21 @@ def prototype_kind(cfg: Config, config_path: Optional[str] = None) -> str:
             name; default ``cfg.filename``.
 
     Returns:
-        str: ``'prototypes'`` (mask head a :class:`SAISMaskHead` or mmdet's
-        ``YOLACTProtonet`` and subclasses) or ``'bases'``
-        (:class:`BlendMaskMaskHead`).
+        str: what the mask head class declares
+        (:mod:`projects.layers.mask_bases`): ``'prototypes'`` (SAIS's mask
+        head, mmdet's ``YOLACTProtonet`` and subclasses) or ``'bases'``
+        (BlendMask's mask head).
 
     Raises:
         NoPrototypesError: for any other mask head; names the method, the
             config and the head type.
     """
-    from mmdet.models.dense_heads import YOLACTProtonet
     from mmdet.registry import MODELS
-    from projects.blendmask import BlendMaskMaskHead
-    from projects.sais import SAISMaskHead
     head = cfg.model.get('mask_head') or {}
     cls = MODELS.get(head['type']) if head.get('type') else None
-    if isinstance(cls, type):
-        if issubclass(cls, (SAISMaskHead, YOLACTProtonet)):
-            return 'prototypes'
-        if issubclass(cls, BlendMaskMaskHead):
-            return 'bases'
-    from projects.benchmark.metafiles import method_of
+    kind = mask_bases_of(cls) if isinstance(cls, type) else None
+    if kind is not None:
+        return kind
     path = config_path or cfg.filename
     model = cfg.model
     head = next(h for h in (model.get('mask_head'), (model.get('roi_head')
@@ -116,7 +114,7 @@ def prototype_kind(cfg: Config, config_path: Optional[str] = None) -> str:
 def load_model(cfg: Config, checkpoint: str) -> nn.Module:
     """Build the config's model on the CPU and load a checkpoint into it.
 
-    The file is read by :func:`projects.core.checkpoint.load_safe_checkpoint`
+    The file is read by :func:`projects.engine.checkpoint.load_safe_checkpoint`
     (``weights_only``, as tools/test.py does before the Runner loads it);
     ``Pretrained`` inits are dropped, every weight comes from the file.
 
@@ -135,7 +133,6 @@ def load_model(cfg: Config, checkpoint: str) -> nn.Module:
         ValueError: the checkpoint's keys or shapes do not fit the model
             (wrong config); names the first misfit.
     """
-    from projects.deploy.model import load_detector
     prototype_kind(cfg)
     return load_detector(cfg, checkpoint)
 

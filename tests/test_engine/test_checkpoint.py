@@ -11,7 +11,7 @@ import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
 from conftest import ROOT
-from projects.core.checkpoint import allow_mmengine_checkpoints
+from projects.engine.checkpoint import allow_mmengine_checkpoints
 
 
 def _mmengine_like_checkpoint(with_numpy=True):

@@ -8,15 +8,15 @@ import torch
 from mmengine.config import Config
 
 from conftest import ROOT, TINY_CFG, run_tool
-from projects.core.checkpoint import (CheckpointMismatchError,
-                                      check_checkpoint_fits,
-                                      load_safe_checkpoint)
+from projects.engine.checkpoint import (CheckpointMismatchError,
+                                        check_checkpoint_fits,
+                                        load_safe_checkpoint)
 
 YOLACT_CFG = osp.join(ROOT, 'tests', 'configs', 'yolact_tiny_fruits_nuts.py')
 
 
 def build(cfg):
-    from projects.benchmark.models import build_model
+    from projects.apis import build_model
     return build_model(cfg, None, 'cpu')
 
 

@@ -1,7 +1,7 @@
 """One run of ``tools/analysis/benchmark_solo.py``: one SOLO head at one
 input size, in a process of its own.
 
-    python -m projects.solo.benchmark_worker HEAD SIZE CONFIG IMAGE OUT
+    python tools/analysis/solo_benchmark_worker.py HEAD SIZE CONFIG IMAGE OUT
         [--init] [--mem-cap-gib 16]
 
 Builds the detector of CONFIG (mmdet's ``solo_r50_fpn_1x_coco`` or
@@ -26,7 +26,7 @@ does not. ``--mem-cap-gib`` caps this process's address space
 (``RLIMIT_AS``) first thing in :func:`main`, so that a head that gathers
 too much fails with a ``MemoryError`` (or torch's allocation
 ``RuntimeError``) in its row instead of taking the machine down. The
-interpreter and the packages imported by ``python -m`` (torch, mmdet, the
+interpreter and the packages imported at start-up (torch, mmdet, the
 zoo) are already mapped by then and count towards the cap.
 """
 import argparse
@@ -162,7 +162,7 @@ def measure(model: nn.Module, cfg: Config, data: dict, meta: dict,
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Command-line arguments (see the module docstring)."""
     p = argparse.ArgumentParser(
-        prog='python -m projects.solo.benchmark_worker',
+        prog='tools/analysis/solo_benchmark_worker.py',
         description='One (head, size) run of tools/analysis/'
         'benchmark_solo.py.')
     p.add_argument('head', help='registered mask head type, e.g. SOLOHead')

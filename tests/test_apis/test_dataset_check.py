@@ -18,9 +18,9 @@ from mmengine.config import Config
 from PIL import Image
 
 from conftest import DATA, ROOT, load_script, real_dataset
-from projects.core.dataset_check import (Problem, check_coco_split,
+from projects.apis.dataset_check import (Problem, check_coco_split,
                                          load_coco_json)
-from projects.core.run_checks import ConfigCheckError, check_datasets
+from projects.apis.run_checks import ConfigCheckError, check_datasets
 
 FRUITS = osp.join(DATA, 'fruits_nuts')
 CFG = osp.join(ROOT, 'configs', 'sais',

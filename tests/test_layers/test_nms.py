@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from projects.core.nms import multiclass_nms
+from projects.layers.nms import multiclass_nms
 
 
 def _iou(a, b):

@@ -1,4 +1,4 @@
-"""Conv + BN folding (projects/core/conv_bn_fusion.py) on the tiny SAIS (a
+"""Conv + BN folding (projects/layers/conv_bn_fusion.py) on the tiny SAIS (a
 ResNet-18 with BN statistics made non-trivial) and a real fruits_nuts
 image: the folded model predicts what the model does, leaving restores it
 bit for bit, only BNs that follow their conv are folded (mmcv's
@@ -15,9 +15,9 @@ from mmengine.dataset import pseudo_collate
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from projects.core.conv_bn_fusion import FusedConvBN, conv_bn_pairs
-from projects.core.inference_precision import (InferencePrecision,
-                                               bf16_unsupported_reason)
+from projects.layers.conv_bn_fusion import FusedConvBN, conv_bn_pairs
+from projects.engine.inference_precision import (InferencePrecision,
+                                                 bf16_unsupported_reason)
 
 
 def randomise_bn(model: nn.Module, seed: int = 0) -> None:

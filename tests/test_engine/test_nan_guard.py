@@ -9,8 +9,8 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 
 from conftest import ROOT
-from projects.core.checkpoint import load_safe_checkpoint
-from projects.core.nan_guard import NonFiniteLossError, non_finite_terms
+from projects.engine.checkpoint import load_safe_checkpoint
+from projects.engine.nan_guard import NonFiniteLossError, non_finite_terms
 
 CFG = osp.join(ROOT, 'tests', 'configs', 'sais_tiny_resume_fruits_nuts.py')
 

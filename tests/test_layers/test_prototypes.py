@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from projects.core.prototypes import crop_masks, paste_masks
+from projects.layers.prototypes import crop_masks, paste_masks
 
 
 def _cropped(n=40, size=96, seed=0):
@@ -44,7 +44,7 @@ def test_negative_threshold_is_refused():
 def _paste_before_rewrite(masks, out_h, out_w, thr):
     """paste_masks as it was before the separable rewrite (commit
     600cae7): both source rows of every output row interpolated along x."""
-    from projects.core.prototypes import _bilinear_taps
+    from projects.layers.prototypes import _bilinear_taps
     n, h, w = masks.shape
     out = torch.zeros((n, out_h, out_w), dtype=torch.bool)
     y0, y1, wy0, wy1 = _bilinear_taps(h, out_h, masks.device)

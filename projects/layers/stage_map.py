@@ -1,9 +1,11 @@
 """Which submodules of a detector are its backbone+neck and which its head
 forward, per detector type: the network part of a prediction, as opposed to
-its post-processing. Used by :class:`projects.benchmark.StageTimer` (what to
-time) and :class:`projects.core.inference_precision.InferencePrecision`
-(what runs under bf16 autocast); it lives in ``projects.core`` so that the
-latter does not depend on the benchmark package.
+its post-processing. Read by :class:`projects.benchmark.StageTimer` (what to
+time), :class:`projects.engine.InferencePrecision` (what runs under bf16
+autocast) and the CPU bf16 optim wrapper (whose head outputs are cast back
+to fp32). A method whose detector type needs its own map declares it with
+:func:`register_stage_map` in its package; every subclass of mmdet's
+single-stage and two-stage detectors has a map already.
 
 Why our own: mmdet 3.3 has no notion of inference stages; its detectors
 differ in where the heads' network ends and post-processing starts. In a
@@ -13,11 +15,12 @@ two-stage detector ``roi_head.predict`` mixes network calls (RoI
 extractors, box and mask heads) with box decoding, NMS and mask pasting,
 so only its submodules' calls are head forward.
 """
-import functools
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple, Type
 
 from torch import nn
+
+from .class_table import ClassTable
 
 NOT_HEADS = ('backbone', 'neck', 'data_preprocessor')
 
@@ -74,42 +77,32 @@ TWO_STAGE = StageMap(head_forward=(
     'rpn_head', 'roi_head.bbox_roi_extractor', 'roi_head.bbox_head',
     'roi_head.mask_roi_extractor', 'roi_head.mask_head'))
 
-_MAPS: Dict[type, StageMap] = {}  # register_stage_map's entries
+
+
+def _mmdet_detectors() -> Dict[type, StageMap]:
+    """mmdet's detector types (imported on first use: mmdet pulls in much,
+    and this module is imported by code that may not need it)."""
+    from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
+    from mmdet.models.detectors.single_stage_instance_seg import \
+        SingleStageInstanceSegmentor
+    return {SingleStageDetector: SINGLE_STAGE,
+            SingleStageInstanceSegmentor: SINGLE_STAGE,
+            TwoStageDetector: TWO_STAGE}
+
+
+#: Each detector type's map: mmdet's single- and two-stage bases (so every
+#: subclass, the zoo's included, has one), and those declared with
+#: :func:`register_stage_map`.
+STAGE_MAPS: ClassTable[StageMap] = ClassTable('stage map', _mmdet_detectors)
 
 
 def register_stage_map(cls: Type[nn.Module], stage_map: StageMap) -> None:
     """Use ``stage_map`` for ``cls`` and its subclasses (unless a subclass
     has its own)."""
-    _MAPS[cls] = stage_map
+    STAGE_MAPS.declare(cls, stage_map)
 
 
 def stage_map_of(model_or_cls) -> StageMap:
     """The :class:`StageMap` of the first class in the model's MRO that has
-    one (registered ones first, then :func:`default_stage_maps`);
-    :data:`SINGLE_STAGE` for an unknown detector type."""
-    cls = model_or_cls if isinstance(model_or_cls, type) else \
-        type(model_or_cls)
-    maps = {**default_stage_maps(), **_MAPS}
-    for klass in cls.__mro__:
-        if klass in maps:
-            return maps[klass]
-    return SINGLE_STAGE
-
-
-@functools.lru_cache(maxsize=None)
-def default_stage_maps() -> Dict[type, StageMap]:
-    """mmdet's and the zoo's detector types (imported on first use: mmdet
-    pulls in much, and this module is imported by code that may not need
-    it)."""
-    from mmdet.models.detectors import (SOLO, SOLOv2, YOLACT,
-                                        SingleStageDetector,
-                                        TwoStageDetector)
-    from mmdet.models.detectors.single_stage_instance_seg import \
-        SingleStageInstanceSegmentor
-
-    from projects.yolo_mask import YOLOMask
-    maps = {cls: SINGLE_STAGE
-            for cls in (SingleStageDetector, SingleStageInstanceSegmentor,
-                        YOLACT, SOLO, SOLOv2, YOLOMask)}
-    maps[TwoStageDetector] = TWO_STAGE
-    return maps
+    one; :data:`SINGLE_STAGE` for an unknown detector type."""
+    return STAGE_MAPS.get(model_or_cls, SINGLE_STAGE)
