@@ -12,6 +12,10 @@
         Config: configs/sais/sais_r50_fpn_8xb2-1x_coco-640.py
         Reported In: SAIS paper, Table IV  # only on the paper's figures
         Metadata: {Training Memory (GB): 1.8}
+      - Name: sais_r50_fpn_1xb2-200i_feral-cats-384
+        In Collection: SAIS
+        Config: configs/sais/sais_r50_fpn_1xb2-200i_feral-cats-384.py
+        Protocol: {Key: sais, Prototypes: true}   # a row of the protocol
 
 Why our own: mmdet 3.3 ships metafiles but no reader of them (only the
 ``mim`` CLI reads ``model-index.yml``, to download weights), and the
@@ -58,6 +62,12 @@ class ModelEntry:
             when they are a paper's.
         metadata (dict): ``Metadata``.
         file (str): the metafile it comes from.
+        protocol (dict): ``Protocol``: the config is the method's row of
+            the benchmark protocol (docs/protocol.md). ``Key`` (str) names
+            the row and its runs; ``Prototypes`` (bool, default false): the
+            method has a prototype mask branch (``mask_head.protonet``),
+            whose statistics the protocol logs; ``Masks`` (bool, default
+            true): false for a box detector. Empty for other configs.
     """
     name: str
     collection: str
@@ -65,6 +75,7 @@ class ModelEntry:
     reported_in: Optional[str]
     metadata: Dict[str, Any]
     file: str
+    protocol: Dict[str, Any] = field(default_factory=dict)
 
 
 def default_root() -> str:
@@ -156,7 +167,27 @@ class MethodIndex:
             name=str(name), collection=coll,
             config=self.normalise(config) if config else None,
             reported_in=entry.get('Reported In'), metadata=metadata,
-            file=path)
+            file=path, protocol=_protocol(entry, path, config))
+
+    def protocol_rows(self) -> Dict[str, ModelEntry]:
+        """The Models that declare a ``Protocol`` row, by its ``Key``, in
+        the order read.
+
+        Raises:
+            MetafileError: two Models declare the same ``Key``.
+        """
+        rows: Dict[str, ModelEntry] = {}
+        for model in self.models:
+            key = model.protocol.get('Key')
+            if key is None:
+                continue
+            if key in rows:
+                raise MetafileError(
+                    f'{model.file}: Model {model.name!r}: Protocol Key '
+                    f'{key!r} is also declared by {rows[key].name!r} in '
+                    f'{rows[key].file}')
+            rows[key] = model
+        return rows
 
     def normalise(self, config_path: str) -> str:
         """``config_path`` relative to the repo root, normalised
@@ -230,6 +261,27 @@ def _entries(doc: dict, key: str, path: str) -> List[dict]:
         raise MetafileError(f'{path}: {key} must be a list of mappings, '
                             'each with a Name')
     return entries
+
+
+PROTOCOL_FIELDS = {'Key': str, 'Prototypes': bool, 'Masks': bool}
+
+
+def _protocol(entry: dict, path: str, config: Optional[str]) -> dict:
+    proto = entry.get('Protocol')
+    if proto is None:
+        return {}
+    where = f"{path}: Model {entry['Name']!r}: Protocol"
+    if not isinstance(proto, dict) or not isinstance(proto.get('Key'), str):
+        raise MetafileError(f'{where} must be a mapping with a Key (str)')
+    if not config:
+        raise MetafileError(f'{where} needs the Model\'s Config')
+    for name, value in proto.items():
+        kind = PROTOCOL_FIELDS.get(name)
+        if kind is None or not isinstance(value, kind):
+            raise MetafileError(
+                f'{where}: {name}: {value!r}; fields: ' + ', '.join(
+                    f'{k} ({t.__name__})' for k, t in PROTOCOL_FIELDS.items()))
+    return dict(proto)
 
 
 def _collection(entry: dict, path: str) -> Collection:

@@ -1,6 +1,6 @@
 """The zoo's benchmark protocol: what is run, and where its results lie.
 
-One protocol trains every method the same way on one dataset (issue 12):
+One protocol trains every method the same way on one dataset:
 the same input size, batch, iteration budget, initialisation,
 augmentation and evaluation, which the methods' small-data configs already
 share (``configs/_base_/datasets/feral_cats_instance.py``,
@@ -8,7 +8,11 @@ share (``configs/_base_/datasets/feral_cats_instance.py``,
 learning rate differs, and it is picked by one short probe over one grid
 (:func:`probe_score`). ``tools/protocol.py`` runs it; this module holds the
 plan (:data:`FERAL_CATS`), the delta configs each run trains with, and the
-readers of what MMEngine wrote.
+readers of what MMEngine wrote. A method's row (its key, config and
+whether it has prototypes or masks) is declared in its own metafile, as
+the ``Protocol`` field of its config's Model entry
+(:meth:`projects.apis.MethodIndex.protocol_rows`); this module only orders
+the rows and chooses their seeds.
 
 Layout of a results folder (``--out``)::
 
@@ -108,47 +112,55 @@ class Protocol:
                        f'methods: {", ".join(m.key for m in self.methods)}')
 
 
+#: The row order of SAIS's Table IV; a method not named here comes after
+#: these, in key order.
+TABLE_ORDER = ('sais', 'yolact', 'yolactpp', 'sss', 'yolo_mask', 'solo',
+               'decoupled_solo', 'decoupled_solo_light', 'solov2', 'sais_rt',
+               'blendmask', 'blendmask_rt', 'condinst', 'condinst_rt',
+               'fcos', 'mask_rcnn')
+
+
+def metafile_methods(order: Sequence[str] = (),
+                     seeds: Optional[Dict[str, Tuple[int, ...]]] = None,
+                     index=None) -> Tuple[Method, ...]:
+    """The protocol's rows, from the metafiles' ``Protocol`` entries.
+
+    Args:
+        order (Sequence[str]): keys that come first, in this order; the
+            rest follow in key order.
+        seeds (dict, optional): key -> seeds; default ``(0, )``.
+        index (MethodIndex, optional): the metafiles; default those of the
+            repository's ``configs/``.
+
+    Returns:
+        tuple[Method]: one per declared row.
+
+    Raises:
+        MetafileError: a malformed ``Protocol`` field, a key declared twice.
+        KeyError: a key in ``order`` or ``seeds`` that no metafile declares.
+    """
+    from projects.apis.metafiles import MethodIndex
+    rows = (index or MethodIndex()).protocol_rows()
+    seeds = seeds or {}
+    unknown = sorted((set(order) | set(seeds)) - set(rows))
+    if unknown:
+        raise KeyError(f'protocol rows {unknown} are declared by no '
+                       'metafile (a Protocol field under configs/*/'
+                       f'metafile.yml); declared: {sorted(rows)}')
+    keys = list(order) + sorted(set(rows) - set(order))
+    return tuple(
+        Method(key, rows[key].config, tuple(seeds.get(key, (0, ))),
+               bool(rows[key].protocol.get('Prototypes', False)),
+               bool(rows[key].protocol.get('Masks', True)))
+        for key in keys)
+
+
 FERAL_CATS = Protocol(
     name='feral_cats',
-    methods=(
-        Method('sais', 'configs/sais/sais_r50_fpn_1xb2-200i_feral-cats-384.py',
-               (0, 1, 2), True),
-        Method('yolact',
-               'configs/yolact/yolact_r50_fpn_1xb2-200i_feral-cats-384.py',
-               (0, 1, 2), True),
-        Method('yolactpp', 'configs/yolact/'
-               'yolactpp_r50-dcn_fpn_1xb2-200i_feral-cats-384.py',
-               (0, ), True),
-        Method('sss',
-               'configs/yolact/sss_r50_ssd_1xb2-200i_feral-cats-384.py',
-               (0, ), True),
-        Method('yolo_mask', 'configs/yolo_mask/'
-               'yolo-mask-e2e_d53_1xb2-200i_feral-cats-384.py'),
-        Method('solo',
-               'configs/solo/solo_r50_fpn_1xb2-200i_feral-cats-384.py'),
-        Method('decoupled_solo', 'configs/solo/'
-               'decoupled-solo_r50_fpn_1xb2-200i_feral-cats-384.py'),
-        Method('decoupled_solo_light', 'configs/solo/'
-               'decoupled-solo-light_r50_fpn_1xb2-200i_feral-cats-384.py'),
-        Method('solov2',
-               'configs/solo/solov2_r50_fpn_1xb2-200i_feral-cats-384.py',
-               (0, 1, 2)),
-        Method('sais_rt',
-               'configs/sais/sais-rt_r50_fpn_1xb2-200i_feral-cats-384.py',
-               (0, ), True),
-        Method('blendmask', 'configs/blendmask/'
-               'blendmask_r50_fpn_1xb2-200i_feral-cats-384.py', (0, 1, 2)),
-        Method('blendmask_rt', 'configs/blendmask/'
-               'blendmask-rt_r50_fpn_1xb2-200i_feral-cats-384.py'),
-        Method('condinst', 'configs/condinst/'
-               'condinst_r50_fpn_1xb2-200i_feral-cats-384.py', (0, 1, 2)),
-        Method('condinst_rt', 'configs/condinst/'
-               'condinst-rt_r50_fpn_1xb2-200i_feral-cats-384.py'),
-        Method('fcos', 'configs/fcos/fcos_r50_fpn_1xb2-200i_feral-cats-384.py',
-               masks=False),
-        Method('mask_rcnn', 'configs/mask_rcnn/'
-               'mask-rcnn_r50_fpn_1xb2-200i_feral-cats-384.py', (0, 1, 2)),
-    ))
+    methods=metafile_methods(
+        TABLE_ORDER, {key: (0, 1, 2) for key in (
+            'sais', 'yolact', 'solov2', 'blendmask', 'condinst',
+            'mask_rcnn')}))
 
 #: The converged budget: every method's ``*_1xb2-24e_feral-cats-384.py``
 #: (its 200-iteration config for 24 epochs, lr steps at 2/3 and 8/9; the
@@ -156,17 +168,18 @@ FERAL_CATS = Protocol(
 #: the 200-iteration probe picked, validated every 2 epochs. Seed 0 of the
 #: first eight methods first, then seeds 1 and 2 of SAIS, YOLACT and Mask
 #: R-CNN, then the rest.
+RUN_ORDER = ('sais', 'sais_rt', 'yolact', 'yolactpp', 'solov2', 'condinst',
+             'blendmask', 'mask_rcnn', 'sss', 'solo', 'decoupled_solo',
+             'decoupled_solo_light', 'blendmask_rt', 'condinst_rt',
+             'yolo_mask', 'fcos')
 FERAL_CATS_24E = Protocol(
     name='feral_cats_24e',
     methods=tuple(
         Method(m.key, m.config.replace('1xb2-200i', '1xb2-24e'),
                (0, 1, 2) if m.key in ('sais', 'yolact', 'mask_rcnn') else
                (0, ), m.prototypes, m.masks)
-        for key in ('sais', 'sais_rt', 'yolact', 'yolactpp', 'solov2',
-                    'condinst', 'blendmask', 'mask_rcnn', 'sss', 'solo',
-                    'decoupled_solo', 'decoupled_solo_light',
-                    'blendmask_rt', 'condinst_rt', 'yolo_mask', 'fcos')
-        for m in FERAL_CATS.methods if m.key == key),
+        for m in sorted(FERAL_CATS.methods, key=lambda m: RUN_ORDER.index(
+            m.key) if m.key in RUN_ORDER else len(RUN_ORDER))),
     val_at=tuple(range(192, 2305, 192)),
     checkpoint_interval=96,
     amp=True,

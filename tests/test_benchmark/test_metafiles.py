@@ -9,9 +9,10 @@ import pytest
 from benchmark_helpers import write_metafiles
 from conftest import ROOT
 
-from projects.benchmark import MetafileError, MethodIndex, method_of
+from projects.apis import MetafileError, MethodIndex, method_of
 from projects.apis.metafiles import default_root, registered_types
 from projects.benchmark.models import backbone_name
+from projects.benchmark.protocol import TABLE_ORDER, metafile_methods
 
 SAIS_CFG = 'configs/sais/sais_r50_fpn_1xb2-200i_fruits-nuts-384.py'
 
@@ -158,3 +159,57 @@ def test_backbone_names():
                               base_width=4)) == 'X-101-64x4d'
     assert backbone_name(dict(type='Darknet', depth=53)) == 'D-53'
     assert backbone_name(dict(type='SwinTransformer')) == 'SwinTransformer'
+
+
+def _protocol_metafile(configs, body: str) -> None:
+    (configs / 'new').mkdir(parents=True, exist_ok=True)
+    (configs / 'new' / 'metafile.yml').write_text(
+        'Collections:\n  - Name: New\nModels:\n'
+        '  - Name: new_feral\n    In Collection: New\n'
+        '    Config: configs/new/new_feral.py\n' + body)
+
+
+def test_protocol_rows_come_from_the_metafiles(tmp_path):
+    """A method joins the protocol through its own metafile: the rows are
+    the Models with a Protocol field, in the given order, then the rest;
+    the repository's rows are Table IV's, SAIS's with prototypes and
+    FCOS's without masks."""
+    configs = tmp_path / 'configs'
+    write_metafiles(tmp_path)
+    _protocol_metafile(configs, '    Protocol: {Key: new, Prototypes: true}\n')
+    methods = metafile_methods((), {'new': (0, 1)}, MethodIndex(str(configs)))
+    assert [(m.key, m.config, m.seeds, m.prototypes, m.masks)
+            for m in methods] == [
+        ('new', 'configs/new/new_feral.py', (0, 1), True, True)]
+    with pytest.raises(KeyError, match=r"\['sais'\] are declared by no"):
+        metafile_methods(('sais', 'new'), None, MethodIndex(str(configs)))
+    repo = metafile_methods(TABLE_ORDER)
+    assert [m.key for m in repo] == list(TABLE_ORDER)
+    by_key = {m.key: m for m in repo}
+    assert by_key['sais'].prototypes and not by_key['solov2'].prototypes
+    assert not by_key['fcos'].masks and by_key['mask_rcnn'].masks
+    assert all(osp.isfile(osp.join(ROOT, m.config)) for m in repo)
+
+
+@pytest.mark.parametrize('body, match', [
+    ('    Protocol: sais\n', ' must be a mapping with a Key'),
+    ('    Protocol: {Key: new, Seeds: [0]}\n', r'Seeds: \[0\]; fields: Key'),
+    ('    Protocol: {Key: new, Masks: 0}\n', 'Masks: 0; fields'),
+])
+def test_malformed_protocol_field_names_the_file(tmp_path, body, match):
+    _protocol_metafile(tmp_path / 'configs', body)
+    with pytest.raises(MetafileError,
+                       match=r"new/metafile.yml: Model 'new_feral': "
+                       r'Protocol.*' + match):
+        MethodIndex(str(tmp_path / 'configs'))
+
+
+def test_protocol_key_declared_twice(tmp_path):
+    configs = tmp_path / 'configs'
+    _protocol_metafile(configs, '    Protocol: {Key: new}\n'
+                       '  - Name: new_again\n    In Collection: New\n'
+                       '    Config: configs/new/b.py\n'
+                       '    Protocol: {Key: new}\n')
+    with pytest.raises(MetafileError, match="Key 'new' is also declared by "
+                       "'new_feral'"):
+        MethodIndex(str(configs)).protocol_rows()
