@@ -4,10 +4,13 @@ training step and memory in a separate process (with the device-independent
 training state: saved tensors, parameters, gradients, optimizer state), AP
 from tools/test.py's ``test_metrics.json``, method names and paper figures
 from the metafiles, the Table IV report, and fp32 against bf16 / ONNX
-Runtime with the machine's measured GMAC/s peak (roofline)."""
+Runtime with the machine's measured GMAC/s peak (roofline), and the one
+writer of the docs' generated Markdown blocks (markdown_blocks)."""
 from .coco_results import find_test_metrics, match_record
 from .complexity import KeepOutputs, complexity
 from .headline import headline, memory_ratios, paper_memory
+from .markdown_blocks import (find_block, has_block, markers, replace_block,
+                              write_block)
 from projects.apis import (MetafileError, MethodIndex, build_model,
                            method_of, paper_figure)
 from projects.layers.stage_map import (SINGLE_STAGE, TWO_STAGE, StageMap,
@@ -30,5 +33,6 @@ __all__ = [
     'memory_ratios', 'paper_memory', 'headline', 'plot', 'render',
     'rename_methods', 'write_markdown', 'SavedTensors', 'TrainState',
     'measure_train_state', 'PRECISION_COLUMNS', 'precision_row',
-    'precision_section', 'measure_roofline', 'roofline_fraction'
+    'precision_section', 'measure_roofline', 'roofline_fraction', 'markers',
+    'find_block', 'has_block', 'replace_block', 'write_block'
 ]

@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 from projects.apis.metafiles import MethodIndex
 from .headline import MEMORY_KEY
+from .markdown_blocks import has_block, markers, write_block
 from .protocol import (Protocol, RunRecord, load_choices, lr_tag, probe_name,
                        plateau_verdict, probe_record_score)
 from .report import _median_iqr, markdown, train_memory_mib, train_state_mib
@@ -22,7 +23,8 @@ AP_KEYS = (('AP', 'segm_mAP'), ('AP50', 'segm_mAP_50'),
            ('AP75', 'segm_mAP_75'), ('APs', 'segm_mAP_s'),
            ('APm', 'segm_mAP_m'), ('APl', 'segm_mAP_l'),
            ('box AP', 'bbox_mAP'))
-BEGIN, END = '<!-- protocol report: begin -->', '<!-- protocol report: end -->'
+REPORT_BLOCK = 'protocol report'  # the block of the folder's README.md
+BEGIN, END = markers(REPORT_BLOCK)
 CURVES = 'learning_curves.png'
 
 
@@ -255,34 +257,21 @@ def cost_lines(out: str, probes: dict, runs: dict) -> List[str]:
             '- device: ' + ('; '.join(devices) or '-')]
 
 
-def replace_block(path: str, begin: str, end: str, block: str) -> bool:
-    """Replaces the text between the markers ``begin`` and ``end`` of the
-    file at ``path`` (markers kept); False when the file or a marker is
-    missing (the file is then left alone)."""
-    if not osp.isfile(path):
-        return False
-    with open(path) as f:
-        text = f.read()
-    if begin not in text or end not in text:
-        return False
-    head, rest = text.split(begin, 1)
-    with open(path, 'w') as f:
-        f.write(head + begin + '\n' + block + '\n' + end +
-                rest.split(end, 1)[1])
-    return True
+def probe_block(out: str) -> str:
+    """The name of a results folder's lr-probe block in the protocol
+    document (docs/protocol.md): ``'lr probe <folder name>'``."""
+    return f'lr probe {osp.basename(osp.normpath(out))}'
 
 
 def probe_markers(out: str) -> Tuple[str, str]:
     """The markers of a results folder's lr-probe block in the protocol
     document (docs/protocol.md)."""
-    name = osp.basename(osp.normpath(out))
-    return (f'<!-- lr probe {name}: begin -->',
-            f'<!-- lr probe {name}: end -->')
+    return markers(probe_block(out))
 
 
-def report_blocks(proto: Protocol, out: str) -> Tuple[str, str]:
-    """The generated text of a results folder: the README block (between
-    :data:`BEGIN` and :data:`END`, markers included) and the probe table
+def report_content(proto: Protocol, out: str) -> Tuple[str, str]:
+    """The generated text of a results folder: the README block's content
+    (what goes between :data:`BEGIN` and :data:`END`) and the probe table
     (for the protocol document). Reads the folder, writes nothing."""
     probes = load_probes(proto, out)
     choice = load_choices(out)
@@ -296,7 +285,6 @@ def report_blocks(proto: Protocol, out: str) -> Tuple[str, str]:
             missing.append(f'{m.key} (seed{"s" * (len(left) > 1)} '
                            f'{", ".join(map(str, left))})')
     parts = [
-        BEGIN,
         '## Results (val split, mean ± std over seeds, %)', '',
         results_table(proto, runs, bench, index), '',
         'Not finished yet: ' + (', '.join(missing) or 'none') + '.', '',
@@ -309,32 +297,38 @@ def report_blocks(proto: Protocol, out: str) -> Tuple[str, str]:
         '## lr probe (mean training loss, iterations '
         f'{proto.probe_window[0] + 1}-{proto.probe_window[1]})', '',
         probe_md, '', '## Cost', '',
-        *cost_lines(out, probes, runs), END]
+        *cost_lines(out, probes, runs)]
     return '\n'.join(parts), probe_md
+
+
+def report_blocks(proto: Protocol, out: str) -> Tuple[str, str]:
+    """:func:`report_content` with the README block's markers: the block
+    as the README shows it (:data:`BEGIN` to :data:`END`) and the probe
+    table. Reads the folder, writes nothing."""
+    content, probe_md = report_content(proto, out)
+    return f'{BEGIN}\n{content}\n{END}', probe_md
 
 
 def write_report(proto: Protocol, out: str,
                  protocol_doc: Optional[str] = None) -> str:
-    """Writes :func:`report_blocks` into ``out``/README.md (the rest of the
-    file is kept) and, when ``protocol_doc`` has the folder's
-    :func:`probe_markers`, the probe table there; draws the learning
-    curves. Returns the README's path."""
-    block, probe_md = report_blocks(proto, out)
-    if protocol_doc:
-        replace_block(protocol_doc, *probe_markers(out), probe_md)
+    """Writes :func:`report_content` into ``out``/README.md, between
+    :data:`BEGIN` and :data:`END` (appended to a README without them,
+    created when missing; the rest of the file is kept) and, when
+    ``protocol_doc`` has the folder's :func:`probe_block`, the probe table
+    there; draws the learning curves. Returns the README's path.
+
+    Raises:
+        ValueError: a file's markers are broken (one without the other,
+            or the end before the begin).
+    """
+    content, probe_md = report_content(proto, out)
+    if protocol_doc and osp.isfile(protocol_doc):
+        with open(protocol_doc, encoding='utf-8') as f:
+            if has_block(f.read(), probe_block(out)):
+                write_block(protocol_doc, probe_block(out), probe_md)
     runs = load_runs(out)
     if runs:
         plot_curves(proto, runs, osp.join(out, CURVES))
     readme = osp.join(out, 'README.md')
-    text = ''
-    if osp.isfile(readme):
-        with open(readme) as f:
-            text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text + ('\n' if text else '') + block + '\n'
-    with open(readme, 'w') as f:
-        f.write(text)
+    write_block(readme, REPORT_BLOCK, content, append=True)
     return readme

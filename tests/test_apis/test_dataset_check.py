@@ -3,8 +3,8 @@ fruits_nuts photos either goes through the real training pipeline, or the
 dataset check stops it with a message naming the file and the field.
 
 ``CASES`` is the single source of the bad-input table in docs/datasets.md
-(printed by docs/bad_input_table.py; test_doc_table_is_current checks the
-page shows it).
+(printed by tools/analysis/bad_input_table.py; test_doc_table_is_current
+checks the page shows it).
 """
 import json
 import os.path as osp
@@ -441,7 +441,8 @@ def test_problem_str_names_kind_file_and_field():
 
 
 def test_doc_table_is_current():
-    """docs/datasets.md shows the table docs/bad_input_table.py prints."""
-    table = load_script('docs/bad_input_table.py').table()
+    """docs/datasets.md shows the table tools/analysis/bad_input_table.py
+    prints."""
+    table = load_script('tools/analysis/bad_input_table.py').table()
     with open(osp.join(ROOT, 'docs', 'datasets.md')) as f:
         assert table in f.read()

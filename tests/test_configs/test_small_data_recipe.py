@@ -75,7 +75,8 @@ def test_yolact_box_head_conv_is_group_normalised(key):
     conv has GroupNorm before its ReLU. Without it the protocol's seed-0
     runs on feral_cats ended with that ReLU at 0 almost everywhere (0.1%
     active, YOLACT++ 0%), one score and one box for every location and
-    mask AP 0.0 (docs/results/prototype_collapse, head_activity.py)."""
+    mask AP 0.0 (docs/results/prototype_collapse,
+    tools/analysis/prototype_head_activity.py)."""
     import torch
 
     from mmdet.registry import MODELS

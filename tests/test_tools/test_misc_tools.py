@@ -1,5 +1,6 @@
-"""tools/misc: the results tables are the committed runs' numbers, and the
-config comparison finds what differs."""
+"""tools/misc and the table scripts of tools/analysis: the results tables
+are the committed runs' numbers, and the config comparison finds what
+differs."""
 import glob
 import json
 import os.path as osp
@@ -73,24 +74,27 @@ def test_renames_table_names_every_moved_config():
 
 
 def test_prototype_collapse_tables_are_the_committed_scalars(capsys):
-    """docs/results/prototype_collapse/README.md shows what its
-    probe_table.py prints from the committed per-iteration scalars."""
-    script = load_script('docs/results/prototype_collapse/probe_table.py')
+    """docs/results/prototype_collapse/README.md shows what
+    tools/analysis/prototype_probe_table.py prints from the committed
+    per-iteration scalars."""
+    script = load_script('tools/analysis/prototype_probe_table.py')
     with open(osp.join(ROOT, 'docs', 'results', 'prototype_collapse',
                        'README.md')) as f:
         page = f.read()
-    script.main()
+    script.main([])
     probes = capsys.readouterr().out.strip()
-    script.runs()
+    assert probes == script.probe_table()
+    script.main(['--runs'])
     runs = capsys.readouterr().out.strip()
     assert f'<!-- probe table: begin -->\n{probes}\n' in page
     assert f'<!-- runs: begin -->\n{runs}\n' in page
 
 
 def test_box_regression_table_is_the_committed_scalars():
-    """docs/results/box_regression_saddle/README.md shows what its
-    loss_bbox.py prints from the committed protocol runs' scalars."""
-    script = load_script('docs/results/box_regression_saddle/loss_bbox.py')
+    """docs/results/box_regression_saddle/README.md shows what
+    tools/analysis/box_regression_loss.py prints from the committed
+    protocol runs' scalars."""
+    script = load_script('tools/analysis/box_regression_loss.py')
     with open(osp.join(ROOT, 'docs', 'results', 'box_regression_saddle',
                        'README.md')) as f:
         page = f.read()
@@ -100,10 +104,11 @@ def test_box_regression_table_is_the_committed_scalars():
 
 
 def test_coco_mini_table_is_the_committed_scalars():
-    """docs/results/coco_mini_cpu/README.md shows what its curve_table.py
-    prints from the committed scalars: one row per validation (every 200
-    iterations) of each 800-iteration run, SAIS's and YOLACT's."""
-    script = load_script('docs/results/coco_mini_cpu/curve_table.py')
+    """docs/results/coco_mini_cpu/README.md shows what
+    tools/analysis/coco_mini_curve_table.py prints from the committed
+    scalars: one row per validation (every 200 iterations) of each
+    800-iteration run, SAIS's and YOLACT's."""
+    script = load_script('tools/analysis/coco_mini_curve_table.py')
     with open(osp.join(ROOT, 'docs', 'results', 'coco_mini_cpu',
                        'README.md')) as f:
         page = f.read()
@@ -117,11 +122,12 @@ def test_coco_mini_table_is_the_committed_scalars():
 
 
 def test_solov2_kernel_init_table_is_the_committed_traces():
-    """docs/results/solov2_kernel_init/README.md shows what its
-    logit_trace.py prints from the committed traces, and they show what
-    the page says: with mmdet's init every logit of seed 2 is below 0 from
-    iteration 9 on; with the kernel init the maximum never is."""
-    script = load_script('docs/results/solov2_kernel_init/logit_trace.py')
+    """docs/results/solov2_kernel_init/README.md shows what
+    tools/analysis/solov2_mask_logit_trace.py prints from the committed
+    traces, and they show what the page says: with mmdet's init every
+    logit of seed 2 is below 0 from iteration 9 on; with the kernel init
+    the maximum never is."""
+    script = load_script('tools/analysis/solov2_mask_logit_trace.py')
     with open(osp.join(ROOT, 'docs', 'results', 'solov2_kernel_init',
                        'README.md')) as f:
         page = f.read()
@@ -137,10 +143,11 @@ def test_solov2_kernel_init_table_is_the_committed_traces():
 
 
 def test_solo_budget_table_is_the_committed_scalars():
-    """docs/results/solo_budget/README.md shows what its curve_table.py
-    prints from the committed scalars: each 400-iteration run validated at
-    100, 200, 300 and 400, and its protocol run below it."""
-    script = load_script('docs/results/solo_budget/curve_table.py')
+    """docs/results/solo_budget/README.md shows what
+    tools/analysis/solo_budget_curve_table.py prints from the committed
+    scalars: each 400-iteration run validated at 100, 200, 300 and 400,
+    and its protocol run below it."""
+    script = load_script('tools/analysis/solo_budget_curve_table.py')
     with open(osp.join(ROOT, 'docs', 'results', 'solo_budget',
                        'README.md')) as f:
         page = f.read()
@@ -156,14 +163,16 @@ def test_solo_budget_table_is_the_committed_scalars():
 
 
 def test_solo_small_data_table_is_the_committed_scalars(capsys):
-    """docs/results/solo_small_data/README.md shows what its
-    probe_table.py prints from the committed per-iteration scalars."""
-    script = load_script('docs/results/solo_small_data/probe_table.py')
+    """docs/results/solo_small_data/README.md shows what
+    tools/analysis/solo_small_data_probe_table.py prints from the
+    committed per-iteration scalars."""
+    script = load_script('tools/analysis/solo_small_data_probe_table.py')
     with open(osp.join(ROOT, 'docs', 'results', 'solo_small_data',
                        'README.md')) as f:
         page = f.read()
-    script.main()
+    script.main([])
     table = capsys.readouterr().out.strip()
+    assert table == script.table()
     assert f'<!-- probe table: begin -->\n{table}\n' in page
 
 

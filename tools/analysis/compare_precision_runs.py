@@ -13,7 +13,8 @@ each fp32 seed a thin line, each bf16 run a thick one) and the table (mask
 and box AP of the final validation, mean ± std over the fp32 seeds against
 each bf16 run, with the CPU each ran on) between
 ``<!-- precision runs: begin -->`` and ``<!-- precision runs: end -->`` of
-``--out``/README.md.
+``--out``/README.md (:func:`projects.benchmark.markdown_blocks.write_block`;
+exits with an error naming the marker when the README lacks them).
 """
 import argparse
 import json
@@ -24,11 +25,12 @@ from typing import Dict, List, Optional
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
+from projects.benchmark.markdown_blocks import write_block  # noqa: E402
 from projects.benchmark.protocol import RunRecord  # noqa: E402
 from projects.benchmark.protocol_report import (fmt_mean_std,  # noqa: E402
-                                                load_runs, replace_block)
+                                                load_runs)
 
-MARKERS = ('<!-- precision runs: begin -->', '<!-- precision runs: end -->')
+BLOCK = 'precision runs'  # the README block the table goes into
 PLOT = 'precision_curves.png'
 
 
@@ -125,8 +127,10 @@ def main(argv: Optional[List[str]] = None) -> str:
     md = table(runs['fp32'], runs['bf16'], args.method)
     print(md)
     readme = osp.join(args.out, 'README.md')
-    if not replace_block(readme, *MARKERS, md):
-        sys.exit(f'error: {readme} lacks the markers {MARKERS}')
+    try:
+        write_block(readme, BLOCK, md)
+    except (OSError, ValueError) as e:
+        sys.exit(f'error: {readme}: {e}')
     return md
 
 

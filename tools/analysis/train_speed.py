@@ -21,7 +21,7 @@ under ``--label`` (e.g. the loader before a change:
 ``--label before --cfg-options train_dataloader.persistent_workers=False``).
 With ``--readme``, the table of every row in ``--out`` is written between
 ``<!-- NAME: begin -->`` and ``<!-- NAME: end -->`` there (``--marker NAME``,
-default ``train speed``).
+default ``train speed``; :mod:`projects.benchmark.markdown_blocks`).
 """
 import argparse
 import json
@@ -34,7 +34,7 @@ from typing import List, Optional
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-from projects.benchmark.protocol_report import replace_block  # noqa: E402
+from projects.benchmark.markdown_blocks import write_block  # noqa: E402
 from projects.benchmark.train_speed import (load_results,  # noqa: E402
                                             run_speed, speed_table,
                                             summarize)
@@ -132,10 +132,11 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
                   f'MiB, {cpu}', flush=True)
     table = speed_table(results)
     print(table)
-    markers = (f'<!-- {args.marker}: begin -->',
-               f'<!-- {args.marker}: end -->')
-    if args.readme and not replace_block(args.readme, *markers, table):
-        sys.exit(f'error: {args.readme} lacks the markers {markers}')
+    if args.readme:
+        try:
+            write_block(args.readme, args.marker, table)
+        except (OSError, ValueError) as e:
+            sys.exit(f'error: {args.readme}: {e}')
     return results
 
 

@@ -5,7 +5,7 @@ hand.
     python tools/misc/update_results_tables.py [--check]
 
 Each table lives between ``<!-- NAME: begin -->`` and ``<!-- NAME: end -->``
-markers:
+markers (read and written by :mod:`projects.benchmark.markdown_blocks`):
 
 - ``results`` in ``configs/<method>/README.md``: one row per benchmark row
   (every ``docs/results/*/benchmark.json``) whose config lies in that
@@ -37,6 +37,7 @@ import dataclasses
 
 from projects.benchmark import protocol_report
 from projects.apis.metafiles import MethodIndex
+from projects.benchmark.markdown_blocks import write_block
 from projects.benchmark.protocol import FERAL_CATS, Protocol
 from projects.benchmark.report import train_memory_mib
 
@@ -117,20 +118,6 @@ def table(folder: str, runs: List[Tuple[str, dict]],
     return '\n'.join(lines)
 
 
-def update(page: str, new_table: str, name: str = 'results') -> str:
-    """``page`` text with its block ``name`` replaced by ``new_table``.
-
-    Raises:
-        ValueError: the page lacks the begin/end markers.
-    """
-    begin, end = f'<!-- {name}: begin -->', f'<!-- {name}: end -->'
-    if begin not in page or end not in page:
-        raise ValueError(f'no {begin} ... {end} block')
-    head, rest = page.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    return f'{head}{begin}\n{new_table.strip()}\n{end}{tail}'
-
-
 def protocol_blocks(index: MethodIndex, proto: Protocol = FERAL_CATS,
                     run: str = PROTOCOL_RUN) -> Dict[str, str]:
     """``{'README.md': table, 'configs/<method>': rows and spread}`` from
@@ -203,17 +190,13 @@ def main(argv=None) -> int:
     index = MethodIndex(osp.join(ROOT, 'configs'))
     stale = []
     for path, name, content in targets(runs, index):
-        with open(path) as f:
-            page = f.read()
         try:
-            new = update(page, content, name)
+            changed = write_block(path, name, content.strip(),
+                                  dry_run=args.check)
         except ValueError as e:
             sys.exit(f'{osp.relpath(path, ROOT)}: {e}')
-        if new != page:
+        if changed:
             stale.append(osp.relpath(path, ROOT))
-            if not args.check:
-                with open(path, 'w') as f:
-                    f.write(new)
     verb = 'out of date' if args.check else 'updated'
     for s in stale:
         print(f'{verb}: {s}')

@@ -2,7 +2,7 @@
 # AdelaiDet's real-time FCOS and BlendMask are (configs/FCOS-Detection/
 # FCOS_RT, configs/BlendMask/RT_R_50_4x.yaml): FPN P3-P5 only, thinner
 # towers, a lighter protonet. The FLOP table that chose these numbers is
-# printed by docs/results/sais_rt/flops.py.
+# printed by tools/analysis/sais_rt_flops.py.
 _base_ = './sais_r50_fpn.py'
 model = dict(
     # P3-P5 (strides 8/16/32), as FCOS-RT: no P6/P7 and no extra convs

@@ -147,12 +147,12 @@ def test_head_flops_under_half_of_backbone_and_neck(fruits_nuts):
     """At 384 the head forward (box head and protonet) costs under 0.5x,
     and within the 0.3x design margin of, the backbone+neck FLOPs; SAIS's
     head costs more than its backbone+neck (the check tells them apart)."""
-    flops = load_script('docs/results/sais_rt/flops.py')
+    flops = load_script('tools/analysis/sais_rt_flops.py')
     rt = flops.model_flops(RT, size=SIZE)
     sais = flops.model_flops(SAIS, size=SIZE)
     ratio = rt['head_forward'] / rt['backbone_neck']
     assert ratio < 0.5
-    assert ratio <= 0.3, 'margin for post-processing (flops.py)'
+    assert ratio <= 0.3, 'margin for post-processing (sais_rt_flops.py)'
     assert sais['head_forward'] > sais['backbone_neck']
     # the same ResNet-50 (FPN without P6/P7 convs): only the head shrank
     assert 0.99 < rt['backbone_neck'] / sais['backbone_neck'] <= 1

@@ -4,8 +4,13 @@ run of an FCOS-based head, and, with ``--init CONFIG ...``, the GIoU loss,
 the gradient norm reaching ``conv_reg`` and the share of positive raw
 regression outputs of a freshly initialised model on two training photos.
 
-    python docs/results/box_regression_saddle/loss_bbox.py \
+    python tools/analysis/box_regression_loss.py \
         [--runs FOLDER ...] [--init CONFIG ...]
+
+Reads ``<run>/scalars.json`` and ``<run>/run.json`` of the ``--runs``
+folders (default: docs/results/feral_cats_cpu/runs, the protocol's runs,
+and docs/results/box_regression_saddle/runs, the A/B runs) and prints the
+tables of docs/results/box_regression_saddle/README.md; writes nothing.
 
 The heads decode a box as ``clamp(conv_reg(x), min=0)`` distances (in
 strides, ``norm_on_bbox``); mmdet's FCOS init (normal, std 0.01, bias 0)
@@ -21,14 +26,13 @@ import json
 import os.path as osp
 import sys
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 STEPS = (10, 50, 100, 200)
+RESULTS = osp.join(ROOT, 'docs', 'results', 'box_regression_saddle')
 DEFAULT_RUNS = (osp.join(ROOT, 'docs', 'results', 'feral_cats_cpu', 'runs'),
-                osp.join(ROOT, 'docs', 'results', 'box_regression_saddle',
-                         'runs'))
+                osp.join(RESULTS, 'runs'))
 
 
 def loss_table(runs) -> str:
@@ -92,7 +96,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--runs', nargs='+', default=DEFAULT_RUNS,
                    help='folders of <run>/scalars.json + run.json (default: '
-                   'the protocol runs and this folder\'s A/B runs)')
+                   'docs/results/feral_cats_cpu/runs and '
+                   'docs/results/box_regression_saddle/runs)')
     p.add_argument('--init', nargs='*', default=[], metavar='CONFIG')
     p.add_argument('--seed', type=int, default=2)
     args = p.parse_args()

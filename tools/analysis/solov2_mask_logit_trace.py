@@ -3,26 +3,32 @@ a protocol run: the mask logits of the positive cells that the dice loss
 receives (foreground and background pixel means, maximum), the unified mask
 features (share of positive values, dead channels), and ``loss_mask``.
 
-    python docs/results/solov2_kernel_init/logit_trace.py --seed 2 \
-        --iters 19 --mmdet-init --out traces/s2_mmdet_init.jsonl
+    python tools/analysis/solov2_mask_logit_trace.py --seed 2 --iters 20 \
+        --mmdet-init \
+        --out docs/results/solov2_kernel_init/traces/s2_mmdet_init.jsonl
 
-    python docs/results/solov2_kernel_init/logit_trace.py --table
+    python tools/analysis/solov2_mask_logit_trace.py --table
 
-One JSON line per iteration; ``--table`` prints README.md's table from the
-committed traces (traces/*.jsonl). The run is the feral_cats small-data config
-at the protocol's lr and seed with validation and checkpoints off; with
-``--mmdet-init`` the head keeps mmdet's initialisation (the recipe before
+A trace run trains (minutes on a CPU) and writes one JSON line per
+iteration to ``--out``; ``--table`` reads the committed traces of the
+results folder docs/results/solov2_kernel_init (``traces/*.jsonl``, or
+``--results``) and prints the table of its README.md, writing nothing.
+The run is the feral_cats small-data config at the protocol's lr and seed
+with validation and checkpoints off (work dir
+work_dirs/solov2_kernel_init/s<seed>); with ``--mmdet-init`` the head
+keeps mmdet's initialisation (the recipe before
 configs/_base_/models/solov2_small_data.py).
 """
 import argparse
 import glob
 import json
 import os.path as osp
+from typing import List, Optional
 
 from mmengine.hooks import Hook
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+RESULTS = osp.join(ROOT, 'docs', 'results', 'solov2_kernel_init')
 CONFIG = 'configs/solo/solov2_r50_fpn_1xb2-200i_feral-cats-384.py'
 
 
@@ -62,14 +68,20 @@ class MaskLogitTrace(Hook):
         self.file.close()
 
 
-def table() -> str:
-    """str: the Markdown table of the committed traces, one line per
-    iteration and trace: ``loss_mask`` (dice, weight 3: 3.0 is every
-    predicted mask empty), the positives' mean foreground and background
-    logit and their maximum."""
+def table(results: str = RESULTS) -> str:
+    """The table of the committed traces, one line per iteration and
+    trace: ``loss_mask`` (dice, weight 3: 3.0 is every predicted mask
+    empty), the positives' mean foreground and background logit and their
+    maximum.
+
+    Args:
+        results (str): the results folder (its ``traces/*.jsonl``).
+
+    Returns:
+        str: the Markdown table.
+    """
     traces = {}
-    for path in sorted(glob.glob(osp.join(osp.dirname(
-            osp.abspath(__file__)), 'traces', '*.jsonl'))):
+    for path in sorted(glob.glob(osp.join(results, 'traces', '*.jsonl'))):
         with open(path) as f:
             traces[osp.basename(path)[:-6]] = [json.loads(x) for x in f]
     names = sorted(traces)
@@ -90,17 +102,21 @@ def table() -> str:
     return '\n'.join(lines)
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--seed', type=int, default=2)
     p.add_argument('--lr', type=float, default=0.001)
     p.add_argument('--iters', type=int, default=19)
     p.add_argument('--mmdet-init', action='store_true')
     p.add_argument('--out')
-    p.add_argument('--table', action='store_true')
-    args = p.parse_args()
+    p.add_argument('--table', action='store_true',
+                   help='print the table of the committed traces instead')
+    p.add_argument('--results', default=RESULTS,
+                   help='results folder of --table (default: '
+                   'docs/results/solov2_kernel_init)')
+    args = p.parse_args(argv)
     if args.table:
-        print(table())
+        print(table(args.results))
         return
     if not args.out:
         p.error('--out is required unless --table')

@@ -3,8 +3,13 @@ for the top detections of val photos, the mean of ``sigmoid(P c)`` inside
 each box and the fraction of box pixels above the mask threshold (0.5, the
 binarisation of YOLACT §3.2 and of mmdet's ``mask_thr``).
 
-    python docs/results/prototype_collapse/mask_margin.py RUN [RUN ...] \
+    python tools/analysis/prototype_mask_margin.py RUN [RUN ...] \
         [--work-root work_dirs/protocol/feral_cats_cpu/runs] [--images 20]
+
+Reads each run's ``config.py`` and ``iter_200.pth`` and the first val
+photos of its dataset (data/), and prints the Markdown table of
+docs/results/prototype_collapse/README.md ("YOLACT's masks after the
+fix", which adds the runs' mask AP); writes nothing.
 
 RUN is a folder of the protocol's runs (``yolact_s0``) with
 ``iter_200.pth`` and ``config.py``. A model whose masks have the right
@@ -20,9 +25,9 @@ import sys
 import torch
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
+WORK_ROOT = osp.join(ROOT, 'work_dirs', 'protocol', 'feral_cats_cpu', 'runs')
 
 
 def margins(run_dir: str, n_images: int, top_k: int) -> dict:
@@ -53,8 +58,9 @@ def margins(run_dir: str, n_images: int, top_k: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('runs', nargs='+')
-    parser.add_argument('--work-root',
-                        default='work_dirs/protocol/feral_cats_cpu/runs')
+    parser.add_argument('--work-root', default=WORK_ROOT,
+                        help='folder of the protocol runs (default: '
+                        'work_dirs/protocol/feral_cats_cpu/runs)')
     parser.add_argument('--images', type=int, default=20)
     parser.add_argument('--top', type=int, default=5)
     args = parser.parse_args()

@@ -1,8 +1,13 @@
 """Print the FLOP table that chose SAIS-RT's network: SAIS against lighter
 candidates, FLOPs of one test image split by inference stage.
 
-    python docs/results/sais_rt/flops.py                     # 384, 3 classes
-    python docs/results/sais_rt/flops.py --size 512 --num-classes 80
+    python tools/analysis/sais_rt_flops.py           # 384, 3 classes
+    python tools/analysis/sais_rt_flops.py --size 512 --num-classes 80
+
+Reads the SAIS and SAIS-RT configs (configs/sais/) and one photo of
+data/fruits_nuts; prints the Markdown table of configs/sais/README.md
+("SAIS-RT") and writes nothing (there is no results folder: every
+number comes from the configs).
 
 The image is the first of fruits_nuts' val split, resized to size x size as
 the small-data configs do. Stages follow the benchmark's stage map
@@ -28,8 +33,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
@@ -205,7 +209,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     MMLogger.get_current_instance().setLevel(logging.ERROR)  # init logs
     classes = args.num_classes or 3
     print(f'FLOPs of one {args.size}x{args.size} image, {classes} classes '
-          '(docs/results/sais_rt/flops.py)\n')
+          '(tools/analysis/sais_rt_flops.py)\n')
     print(table(args.size, args.num_classes))
 
 

@@ -1,15 +1,19 @@
-"""Print docs/datasets.md's bad-input table from the test cases.
+"""Print the bad-input table of docs/datasets.md from the test cases.
 
-The cases and what each must give are the list ``CASES`` of
-tests/test_apis/test_dataset_check.py, which checks them on real photos;
-this script only renders that list, so the page cannot drift from the
-tests (test_doc_table_is_current). Run: ``python docs/bad_input_table.py``.
+    python tools/analysis/bad_input_table.py
+
+Reads the list ``CASES`` of tests/test_apis/test_dataset_check.py (the
+cases and what each must give, which that test file checks on the real
+fruits_nuts photos) and prints one Markdown row per case; writes nothing
+(the table is pasted into docs/datasets.md, "Bad input"). The script only
+renders that list, so the page cannot drift from the tests
+(test_doc_table_is_current checks the page shows this output).
 """
 import importlib.util
 import os.path as osp
 import sys
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _cases() -> list:

@@ -2,10 +2,13 @@
 at initialisation, on the first two feral_cats training photos (384 x 384,
 no flip), from the offline ResNet-50 init:
 
-    python docs/results/solo_small_data/grad_at_init.py [CONFIG]
+    python tools/analysis/solo_grad_at_init.py [CONFIG]
 
-Prints, per loss, the L2 norm of its gradient over each parameter group of
-the head (towers and output convs).
+CONFIG is a path relative to the repository (default: SOLO's feral_cats
+small-data config). Reads the config, its offline backbone checkpoint and
+the photos from data/; prints, per loss, the L2 norm of its gradient over
+each parameter group of the head (towers and output convs), the numbers
+of docs/results/solo_small_data/README.md; writes nothing.
 """
 import os.path as osp
 import sys
@@ -17,8 +20,7 @@ from mmengine.dataset import pseudo_collate
 from mmdet.registry import DATASETS, MODELS
 from mmdet.utils import register_all_modules
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/solo/solo_r50_fpn_1xb2-200i_feral-cats-384.py'
 
 

@@ -2,8 +2,13 @@
 outputs of every conv of ``bbox_head`` (after its activation, where it has
 one) on val photos, and the spread of the class scores over the image.
 
-    python docs/results/prototype_collapse/head_activity.py RUN [RUN ...] \
+    python tools/analysis/prototype_head_activity.py RUN [RUN ...] \
         [--work-root work_dirs/protocol/feral_cats_cpu/runs] [--images 4]
+
+Reads each run's ``config.py`` and ``iter_200.pth`` and the first val
+photos of its dataset (data/), and prints the Markdown table of
+docs/results/prototype_collapse/README.md ("The box head dies too");
+writes nothing.
 
 RUN is a folder of the protocol's runs (``yolact_s0``) or any folder with
 ``iter_200.pth`` and ``config.py`` (or one other ``.py`` config). A ReLU
@@ -22,9 +27,9 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
+WORK_ROOT = osp.join(ROOT, 'work_dirs', 'protocol', 'feral_cats_cpu', 'runs')
 
 
 def load(run_dir: str):
@@ -81,8 +86,9 @@ def activity(cfg, model, n_images: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('runs', nargs='+')
-    parser.add_argument('--work-root',
-                        default='work_dirs/protocol/feral_cats_cpu/runs')
+    parser.add_argument('--work-root', default=WORK_ROOT,
+                        help='folder of the protocol runs (default: '
+                        'work_dirs/protocol/feral_cats_cpu/runs)')
     parser.add_argument('--images', type=int, default=4)
     args = parser.parse_args()
     print('| run | module | active | spatial std |')
