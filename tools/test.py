@@ -167,12 +167,12 @@ def main(argv=None):
                                             allow_mmengine_checkpoints,
                                             check_checkpoint_fits,
                                             load_safe_checkpoint)
-    from projects.apis.class_check import check_classes
+    from projects.apis.preflight import check_annotated_data
+    from projects.apis.run_checks import (ConfigCheckError,
+                                          check_model_types, existing_output,
+                                          load_tool_config)
     from projects.engine.distributed import setup_cpu_distributed
     from projects.evaluation.empty_results import use_zoo_coco_metric
-    from projects.apis.run_checks import (ConfigCheckError, check_data,
-                                          check_datasets, check_model_types,
-                                          existing_output, load_tool_config)
 
     setup_cache_size_limit_of_dynamo()
     allow_mmengine_checkpoints()
@@ -216,9 +216,7 @@ def main(argv=None):
 
     try:
         check_model_types(cfg)
-        check_data(cfg, ['test_dataloader'])
-        check_classes(cfg, ['test_dataloader'])
-        check_datasets(cfg, ['test_dataloader'])
+        check_annotated_data(cfg, ['test_dataloader'])
         existing_output(args.out)
     except ConfigCheckError as e:
         sys.exit(f'error: {e}')

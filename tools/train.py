@@ -69,16 +69,16 @@ def main():
     from mmengine.runner import Runner
 
     from mmdet.utils import setup_cache_size_limit_of_dynamo
+    from projects.apis.preflight import check_annotated_data
+    from projects.apis.run_checks import (ConfigCheckError,
+                                          check_model_types, check_work_dir,
+                                          load_tool_config)
     from projects.engine.checkpoint import (UnreadableCheckpointError,
                                             UnsafeCheckpointError,
                                             allow_mmengine_checkpoints,
                                             load_safe_checkpoint)
-    from projects.apis.class_check import check_classes
     from projects.engine.distributed import setup_cpu_distributed
     from projects.engine.resume import find_resumable_checkpoint
-    from projects.apis.run_checks import (ConfigCheckError, check_data,
-                                          check_datasets, check_model_types,
-                                          check_work_dir, load_tool_config)
 
     setup_cache_size_limit_of_dynamo()
     allow_mmengine_checkpoints()
@@ -147,9 +147,7 @@ def main():
 
     try:
         check_model_types(cfg)
-        check_data(cfg, ['train_dataloader', 'val_dataloader'])
-        check_classes(cfg)
-        check_datasets(cfg, ['train_dataloader', 'val_dataloader'])
+        check_annotated_data(cfg, ['train_dataloader', 'val_dataloader'])
         check_work_dir(cfg.work_dir, bool(args.resume), args.overwrite)
     except ConfigCheckError as e:
         sys.exit(f'error: {e}')

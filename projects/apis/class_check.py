@@ -23,7 +23,7 @@ class default). Class-agnostic heads (RPN) are skipped.
 import inspect
 import os.path as osp
 from collections import Counter
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from mmengine.logging import print_log
 
@@ -125,7 +125,9 @@ def _set_classes(cfg, split: str, ds: dict, ann_file: str,
     return classes
 
 
-def check_classes(cfg, splits: Sequence[str] = SPLITS) -> Optional[tuple]:
+def check_classes(cfg, splits: Sequence[str] = SPLITS,
+                  annotations: Optional[Mapping[str, dict]] = None
+                  ) -> Optional[tuple]:
     """Check (and where none are given, set) classes and head sizes.
 
     Edits ``cfg`` in place when it reads classes from a file: the split's
@@ -139,6 +141,10 @@ def check_classes(cfg, splits: Sequence[str] = SPLITS) -> Optional[tuple]:
             only some of a file's categories.
         splits (Sequence[str]): dataloader keys; the first one found gives
             the number of classes the heads must predict.
+        annotations (Mapping[str, dict], optional): annotation files
+            already read (path -> COCO dict, as
+            :func:`projects.apis.run_checks.read_annotations` returns);
+            a file not in it is read here.
 
     Returns:
         tuple[str] | None: the classes of the first split found.
@@ -156,10 +162,13 @@ def check_classes(cfg, splits: Sequence[str] = SPLITS) -> Optional[tuple]:
         if paths is None or not osp.isfile(paths[0]):
             continue
         ds = coco_dataset_cfg(cfg, split)
-        try:
-            coco = load_coco_json(paths[0])
-        except ValueError as e:
-            raise ConfigCheckError(f'{split}.dataset.ann_file: {e}') from e
+        coco = (annotations or {}).get(paths[0])
+        if coco is None:
+            try:
+                coco = load_coco_json(paths[0])
+            except ValueError as e:
+                raise ConfigCheckError(
+                    f'{split}.dataset.ann_file: {e}') from e
         given = _given_classes(ds)
         names = tuple(c['name'] for c in coco['categories'])
         if given is None:

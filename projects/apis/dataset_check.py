@@ -301,7 +301,8 @@ def _check_image_files(images: Dict[int, dict], ann_file: str, img_dir: str,
 
 def check_coco_split(ann_file: str, img_dir: str,
                      decode_max_images: int = DECODE_MAX_IMAGES,
-                     for_training: bool = True) -> SplitReport:
+                     for_training: bool = True,
+                     coco: Optional[dict] = None) -> SplitReport:
     """Check one COCO instance split and its images.
 
     Args:
@@ -311,6 +312,8 @@ def check_coco_split(ann_file: str, img_dir: str,
             most this many, else read headers only (see the module doc).
         for_training (bool): a split without annotations is fatal (every
             image would be filtered out); for validation it is a warning.
+        coco (dict, optional): the file's content, already read by
+            :func:`load_coco_json`; read here when None.
 
     Returns:
         SplitReport: the summary and every problem found.
@@ -318,7 +321,8 @@ def check_coco_split(ann_file: str, img_dir: str,
     Raises:
         ValueError: if the file is not a COCO instance JSON.
     """
-    coco = load_coco_json(ann_file)
+    if coco is None:
+        coco = load_coco_json(ann_file)
     report = SplitReport(ann_file=ann_file, num_images=len(coco['images']))
     problems = report.problems
     cats = {c.get('id'): c.get('name') for c in coco['categories']}

@@ -10,7 +10,7 @@ import glob
 import logging
 import os
 import os.path as osp
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Mapping, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -153,8 +153,9 @@ def check_work_dir(work_dir: str, resume: bool, overwrite: bool) -> None:
             f'another folder, or --overwrite to let this run replace them.')
 
 
-def check_datasets(cfg: Config, splits: List[str],
-                   max_listed: int = 20) -> list:
+def check_datasets(cfg: Config, splits: List[str], max_listed: int = 20,
+                   annotations: Optional[Mapping[str, dict]] = None
+                   ) -> list:
     """Run the dataset check (:mod:`projects.apis.dataset_check`) on splits.
 
     JSON checks always run; images are decoded when a split has at most
@@ -167,6 +168,8 @@ def check_datasets(cfg: Config, splits: List[str],
             training split (no annotation at all is fatal) if its key
             starts with ``train``.
         max_listed (int): problems listed in the error message.
+        annotations (Mapping[str, dict], optional): annotation files
+            already read (:func:`read_annotations`); others are read here.
 
     Returns:
         list[SplitReport]: one per COCO-format split checked.
@@ -186,8 +189,10 @@ def check_datasets(cfg: Config, splits: List[str],
             continue
         seen.add(paths)
         try:
-            report = check_coco_split(*paths, decode_max_images=limit,
-                                      for_training=split.startswith('train'))
+            report = check_coco_split(
+                *paths, decode_max_images=limit,
+                for_training=split.startswith('train'),
+                coco=(annotations or {}).get(paths[0]))
         except ValueError as e:
             raise ConfigCheckError(f'{split}.dataset.ann_file: {e}') from e
         reports.append(report)
