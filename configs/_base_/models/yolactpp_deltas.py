@@ -11,7 +11,7 @@ yolactpp = dict(
         stage_with_dcn=(False, True, True, True),
         dcn_interval=3),
     # §4.3 "Optimized Prediction Head": 3 scales per level, 2^(0, 1/3, 2/3)
-    # times YOLACT's, and aspect ratios [1, 1/2, 2, 1/3, 3] (the issue's
+    # times YOLACT's, and aspect ratios [1, 1/2, 2, 1/3, 3] (the zoo's
     # setting; dbolya's released yolact_plus_base_config keeps [1, 1/2, 2],
     # i.e. 9 anchors): 15 anchors per location. The head's conv channels
     # follow the anchor count.
