@@ -68,6 +68,9 @@ class ModelEntry:
             method has a prototype mask branch (``mask_head.protonet``),
             whose statistics the protocol logs; ``Masks`` (bool, default
             true): false for a box detector. Empty for other configs.
+        results (list[dict]): ``Results``: each a ``Task``, ``Dataset``
+            and ``Metrics`` mapping (the paper's figures where the Model
+            has ``Reported In``).
     """
     name: str
     collection: str
@@ -76,6 +79,7 @@ class ModelEntry:
     metadata: Dict[str, Any]
     file: str
     protocol: Dict[str, Any] = field(default_factory=dict)
+    results: List[Dict[str, Any]] = field(default_factory=list)
 
 
 def default_root() -> str:
@@ -167,7 +171,8 @@ class MethodIndex:
             name=str(name), collection=coll,
             config=self.normalise(config) if config else None,
             reported_in=entry.get('Reported In'), metadata=metadata,
-            file=path, protocol=_protocol(entry, path, config))
+            file=path, protocol=_protocol(entry, path, config),
+            results=_results(entry, path))
 
     def protocol_rows(self) -> Dict[str, ModelEntry]:
         """The Models that declare a ``Protocol`` row, by its ``Key``, in
@@ -261,6 +266,15 @@ def _entries(doc: dict, key: str, path: str) -> List[dict]:
         raise MetafileError(f'{path}: {key} must be a list of mappings, '
                             'each with a Name')
     return entries
+
+
+def _results(entry: dict, path: str) -> List[Dict[str, Any]]:
+    results = entry.get('Results') or []
+    if not isinstance(results, list) or not all(
+            isinstance(r, dict) for r in results):
+        raise MetafileError(f"{path}: Model {entry['Name']!r}: Results "
+                            'must be a list of mappings')
+    return [dict(r) for r in results]
 
 
 PROTOCOL_FIELDS = {'Key': str, 'Prototypes': bool, 'Masks': bool}

@@ -4,8 +4,10 @@ training step and memory in a separate process (with the device-independent
 training state: saved tensors, parameters, gradients, optimizer state), AP
 from tools/test.py's ``test_metrics.json``, method names and paper figures
 from the metafiles, the Table IV report, and fp32 against bf16 / ONNX
-Runtime with the machine's measured GMAC/s peak (roofline), and the one
-writer of the docs' generated Markdown blocks (markdown_blocks)."""
+Runtime with the machine's measured GMAC/s peak (roofline), the one
+renderer of the results tables that the protocol report and the method
+pages share (tables), and the one writer of the docs' generated Markdown
+blocks (markdown_blocks)."""
 from .coco_results import find_test_metrics, match_record
 from .complexity import KeepOutputs, complexity
 from .headline import headline, memory_ratios, paper_memory
@@ -24,6 +26,8 @@ from .roofline import measure as measure_roofline
 from .roofline import roofline_fraction
 from .saved_memory import SavedTensors, TrainState, measure_train_state
 from .stage_timer import STAGES, StageTimer
+from .tables import (PAGE_COLUMNS, REPORT_COLUMNS, ResultRow, paper_rows,
+                     protocol_rows)
 
 __all__ = [
     'StageTimer', 'STAGES', 'StageMap', 'SINGLE_STAGE', 'TWO_STAGE',
@@ -34,5 +38,6 @@ __all__ = [
     'rename_methods', 'write_markdown', 'SavedTensors', 'TrainState',
     'measure_train_state', 'PRECISION_COLUMNS', 'precision_row',
     'precision_section', 'measure_roofline', 'roofline_fraction', 'markers',
-    'find_block', 'has_block', 'replace_block', 'write_block'
+    'find_block', 'has_block', 'replace_block', 'write_block', 'ResultRow',
+    'paper_rows', 'protocol_rows', 'PAGE_COLUMNS', 'REPORT_COLUMNS'
 ]

@@ -4,7 +4,9 @@ wrote into a results folder (:mod:`projects.benchmark.protocol`).
 
 Nothing is typed in: every figure is read from the folder's probe and run
 records and, for latency and memory, from the newest ``memory/*/
-benchmark.json`` (``tools/benchmark.py`` on the seed-0 weights).
+benchmark.json`` (``tools/benchmark.py`` on the seed-0 weights). The
+results table is rendered by :mod:`projects.benchmark.tables`, the
+renderer of the method pages' tables too.
 """
 import glob
 import json
@@ -16,32 +18,14 @@ from projects.apis.metafiles import MethodIndex
 from .headline import MEMORY_KEY
 from .markdown_blocks import has_block, markers, write_block
 from .protocol import (Protocol, RunRecord, load_choices, lr_tag, probe_name,
-                       plateau_verdict, probe_record_score)
-from .report import _median_iqr, markdown, train_memory_mib, train_state_mib
+                       probe_record_score)
+from .report import markdown, train_memory_mib, train_state_mib
+from .tables import (REPO, ap_values, fmt_mean_std, mean_std, protocol_rows,
+                     render, report_columns)
 
-AP_KEYS = (('AP', 'segm_mAP'), ('AP50', 'segm_mAP_50'),
-           ('AP75', 'segm_mAP_75'), ('APs', 'segm_mAP_s'),
-           ('APm', 'segm_mAP_m'), ('APl', 'segm_mAP_l'),
-           ('box AP', 'bbox_mAP'))
 REPORT_BLOCK = 'protocol report'  # the block of the folder's README.md
 BEGIN, END = markers(REPORT_BLOCK)
 CURVES = 'learning_curves.png'
-
-
-def mean_std(values: List[float]) -> Tuple[float, Optional[float]]:
-    """Mean and sample standard deviation (n - 1; None for one value)."""
-    m = sum(values) / len(values)
-    if len(values) < 2:
-        return m, None
-    return m, math.sqrt(sum((v - m)**2 for v in values) / (len(values) - 1))
-
-
-def fmt_mean_std(values: List[float]) -> str:
-    """'12.3 ± 0.4' (one value: '12.3'); '-' for none."""
-    if not values:
-        return '-'
-    m, s = mean_std(values)
-    return f'{m:.1f}' if s is None else f'{m:.1f} ± {s:.1f}'
 
 
 def load_runs(out: str) -> Dict[str, List[RunRecord]]:
@@ -71,22 +55,19 @@ def load_benchmark(out: str) -> Dict[str, dict]:
     """Benchmark rows by config path over every ``memory/*/benchmark.json``
     of the folder (the memory stage runs whichever methods have weights,
     so runs add up); a newer run's row of a config replaces an older one,
-    a row with an error never replaces one without."""
+    a row with an error never replaces one without. Each row gets its
+    run's ``environment`` (device, threads, ...) when it has none."""
     rows: Dict[str, dict] = {}
     for path in sorted(glob.glob(osp.join(out, 'memory', '*',
                                           'benchmark.json'))):
         with open(path) as f:
-            for row in json.load(f).get('rows', []):
-                key = osp.normpath(row['config'])
-                if not row.get('error') or key not in rows:
-                    rows[key] = row
+            run = json.load(f)
+        for row in run.get('rows', []):
+            key = osp.normpath(row['config'])
+            if not row.get('error') or key not in rows:
+                row.setdefault('environment', run.get('environment', {}))
+                rows[key] = row
     return rows
-
-
-def ap_values(recs: List[RunRecord], key: str) -> List[float]:
-    """One metric (%) of each run; a run whose validation found nothing
-    (empty metrics) counts 0, as COCO's answer would."""
-    return [100 * rec.metrics.get('coco/' + key, 0.0) for rec in recs]
 
 
 def probe_table(proto: Protocol, probes: dict, choice: dict) -> str:
@@ -116,47 +97,29 @@ def probe_table(proto: Protocol, probes: dict, choice: dict) -> str:
 
 
 def results_table(proto: Protocol, runs: dict, bench: dict,
-                  index: MethodIndex) -> str:
-    cols = (['method', 'seeds', 'lr'] + [k for k, _ in AP_KEYS] +
-            ['ms/img', 'train memory', 'train state', 'train min / run'])
-    if proto.plateau:
-        cols += ['plateau (AP gain, last quarter)', 'trained on']
-    rows = []
-    for method in proto.methods:
-        recs = runs.get(method.key)
-        if not recs:
-            continue
-        row = bench.get(osp.normpath(method.config), {})
-        mem, state = train_memory_mib(row), train_state_mib(row)
-        rows.append([
-            f'{index.lookup(method.config) or method.key} '
-            f'(`{osp.basename(method.config)[:-3]}`)',
-            ', '.join(str(r.seed) for r in recs), lr_tag(recs[0].lr),
-            *[fmt_mean_std(ap_values(recs, k))
-              if method.masks or not k.startswith('segm') else '-'
-              for _, k in AP_KEYS],
-            _median_iqr((row.get('latency_stats') or {}).get('total')),
-            f'{mem:.0f} MiB' if mem else '-',
-            f'{state:.0f} MiB' if state else '-',
-            fmt_mean_std([r.curve[-1]['train_s'] / 60 for r in recs
-                          if r.curve])
-        ] + (plateau_cells(proto, recs) if proto.plateau else []))
-    if not rows:
-        rows.append(['no finished run yet'] + [''] * (len(cols) - 1))
-    return markdown(cols, rows)
+                  index: MethodIndex, page_dir: Optional[str] = None) -> str:
+    """The protocol's table: a row per method with a finished run
+    (:func:`~projects.benchmark.tables.protocol_rows`) in the report's
+    columns (:func:`~projects.benchmark.tables.report_columns`), rendered
+    by :func:`~projects.benchmark.tables.render` as the method pages'
+    tables are.
 
+    Args:
+        proto (Protocol): the protocol.
+        runs (dict): :func:`load_runs` of its results folder.
+        bench (dict): :func:`load_benchmark` of its results folder.
+        index (MethodIndex): the metafiles (method names).
+        page_dir (str, optional): the folder of the page the table goes
+            into (the config links are relative to it); default the
+            repository root.
 
-def plateau_cells(proto: Protocol, recs: List[RunRecord]) -> List[str]:
-    """The plateau verdict of each seed (:func:`~projects.benchmark.
-    protocol.plateau_verdict`: ``flat`` or ``rising`` at the cap) and
-    where each seed trained (precision and device)."""
-    verdicts = []
-    for r in recs:
-        verdict, gain = plateau_verdict(r.curve, proto.max_iters)
-        verdicts.append(verdict if math.isnan(gain) else
-                        f'{verdict} ({gain:+.1f})')
-    where = sorted({f'{r.precision}, {r.device}' for r in recs})
-    return ['; '.join(verdicts), '; '.join(where)]
+    Returns:
+        str: the Markdown table; one 'no finished run yet' row without
+        runs.
+    """
+    return render(protocol_rows(proto, runs, bench, index),
+                  report_columns(proto), page_dir or REPO,
+                  empty='no finished run yet')
 
 
 def separations(proto: Protocol, runs: dict) -> List[str]:
@@ -286,7 +249,7 @@ def report_content(proto: Protocol, out: str) -> Tuple[str, str]:
                            f'{", ".join(map(str, left))})')
     parts = [
         '## Results (val split, mean ± std over seeds, %)', '',
-        results_table(proto, runs, bench, index), '',
+        results_table(proto, runs, bench, index, out), '',
         'Not finished yet: ' + (', '.join(missing) or 'none') + '.', '',
         '### Training memory against the papers', '',
         *(memory_lines(proto, bench, index) or
@@ -332,3 +295,13 @@ def write_report(proto: Protocol, out: str,
     readme = osp.join(out, 'README.md')
     write_block(readme, REPORT_BLOCK, content, append=True)
     return readme
+
+
+# fmt_mean_std: the tools that format protocol figures import it from here
+__all__ = [
+    'REPORT_BLOCK', 'BEGIN', 'END', 'CURVES', 'fmt_mean_std', 'mean_std',
+    'load_runs', 'load_probes', 'load_benchmark', 'ap_values', 'probe_table',
+    'results_table', 'separations', 'memory_lines', 'plot_curves',
+    'cost_lines', 'probe_block', 'probe_markers', 'report_content',
+    'report_blocks', 'write_report'
+]

@@ -1,5 +1,7 @@
 """The benchmark's tables: the SAIS paper's Table IV and the latency
-breakdown, as Markdown cells.
+breakdown, as Markdown cells, and the cell formats every results table of
+the zoo shares (:func:`median_iqr` for times, :func:`gib` for memory,
+:func:`markdown`; :mod:`projects.benchmark.tables` builds on them).
 
 Each row is the dict ``tools/benchmark.py`` builds per config (see its
 JSON output); a row with ``error`` set failed and shows its error.
@@ -39,11 +41,17 @@ def _fmt(v, digits=1, missing='-'):
     return missing if v is None else f'{v:.{digits}f}'
 
 
-def _median_iqr(s: Optional[dict], digits: int = 1) -> str:
+def median_iqr(s: Optional[dict], digits: int = 1) -> str:
     """A :func:`stats` result as 'median (IQR iqr)', '-' when missing."""
     if not s:
         return '-'
     return f"{s['median']:.{digits}f} (IQR {s['iqr']:.{digits}f})"
+
+
+def gib(mib: Optional[float]) -> str:
+    """A memory figure in MiB as '1.42 GiB' (GiB, two decimals), the one
+    unit of every measured memory cell; '-' when missing or 0."""
+    return f'{mib / 1024:.2f} GiB' if mib else '-'
 
 
 def label(row: dict) -> str:
@@ -134,9 +142,9 @@ def table_row(row: dict) -> List[str]:
         label(row), row.get('backbone', '-'), row.get('input_size', '-'),
         *[_ap_cell(segm, k) for k in ('AP', 'AP50', 'AP75', 'APs', 'APm',
                                       'APl')],
-        _median_iqr(total),
+        median_iqr(total),
         _fmt(1000 / total['median']) if total else '-',
-        f'{mem / 1024:.2f} GiB' if mem else '-',
+        gib(mem),
         f"{cx['params'] / 1e6:.1f} M" if cx.get('params') else '-',
         f"{cx['flops'] / 1e9:.1f} G" if cx.get('flops') else '-',
         _ap_cell(bbox, 'AP'), _notes(row)
@@ -152,15 +160,14 @@ def breakdown_row(row: dict, train_state: bool = False) -> List[str]:
     before = train.get('rss_before_train_mib')
     dets = row.get('detections') or []
     return [
-        label(row), _median_iqr(lat.get('backbone_neck')),
-        _median_iqr(lat.get('head_forward')), _median_iqr(lat.get('post')),
+        label(row), median_iqr(lat.get('backbone_neck')),
+        median_iqr(lat.get('head_forward')), median_iqr(lat.get('post')),
         _fmt(head_post_ratio(row), 2),
         (str(dets[0]) if min(dets) == max(dets) else
          f'{min(dets)}-{max(dets)}') if dets else '-',
-        _median_iqr(stats(train.get('step_s', [])), 2),
-        (f'{mem / 1024:.2f} GiB' + (f' ({before / 1024:.2f} before the '
-                                    'first step)' if before and
-                                    'peak_cuda_mib' not in train else ''))
+        median_iqr(stats(train.get('step_s', [])), 2),
+        (gib(mem) + (f' ({before / 1024:.2f} before the first step)'
+                     if before and 'peak_cuda_mib' not in train else ''))
         if mem else '-'
     ] + ([_train_state_cell(row)] if train_state else [])
 
@@ -174,6 +181,7 @@ def markdown(columns, rows: List[List[str]]) -> str:
 
 
 __all__ = ['TABLE_COLUMNS', 'BREAKDOWN_COLUMNS', 'TRAIN_STATE_COLUMN',
-           'TRAIN_STATE_NOTE', 'stats', 'label', 'train_memory_mib',
-           'train_state_mib', 'has_train_state', 'breakdown_columns',
-           'head_post_ratio', 'table_row', 'breakdown_row', 'markdown']
+           'TRAIN_STATE_NOTE', 'stats', 'median_iqr', 'gib', 'label',
+           'train_memory_mib', 'train_state_mib', 'has_train_state',
+           'breakdown_columns', 'head_post_ratio', 'table_row',
+           'breakdown_row', 'markdown']

@@ -202,11 +202,52 @@ def test_box_only_method_shows_no_mask_ap(tmp_path):
                         osp.join(out, 'runs', f'fcos_s{seed}', 'run.json'))
     runs = load_runs(out)
     table = results_table(proto, runs, {}, MethodIndex())
-    fcos = [line for line in table.splitlines() if '`b`' in line][0]
+    fcos = [line for line in table.splitlines() if '[b.py]' in line][0]
     cells = [c.strip() for c in fcos.split('|')[1:-1]]
-    assert cells[3:9] == ['-'] * 6  # AP .. APl
-    assert cells[9] == '20.5 ± 0.7'  # box AP
+    assert cells[0] == 'fcos'  # no metafile names b.py: the key
+    assert cells[4:10] == ['-'] * 6  # mask AP .. APl
+    assert cells[10] == '20.5 ± 0.7'  # box AP
     assert separations(proto, runs) == []
+
+
+def test_report_and_method_pages_share_columns_and_cell_formats(tmp_path):
+    """The report's table and the method pages' are rendered by one
+    module (projects/benchmark/tables.py) from the same Column objects
+    where they show the same figure; a protocol row and a paper row print
+    mean ± std, ms with the device and memory in GiB (a paper's in its
+    GB) the same way in both."""
+    from projects.apis.metafiles import MethodIndex
+    from projects.benchmark import tables as T
+    shared = set(T.REPORT_COLUMNS) & set(T.PAGE_COLUMNS)
+    assert {c.header for c in shared} == {
+        'method', 'config', 'seeds', 'mask AP', 'box AP', 'ms/img',
+        'train memory'}
+    out = str(tmp_path)
+    for seed, segm in enumerate((0.10, 0.12, 0.11)):
+        run_record(out, 'sais', seed, segm)
+    bench = {osp.normpath(PROTO.method('sais').config): dict(
+        latency_stats=dict(total=dict(median=482.24, iqr=18.4, n=80)),
+        train=dict(peak_rss_mib=1457.0, train_state_mib=874.0),
+        environment=dict(device='cpu', threads=2, cpu='AMD EPYC'))}
+    index = MethodIndex()
+    row = T.protocol_rows(PROTO, load_runs(out), bench, index, out,
+                          'protocol: test')[0]
+    cells = {c.header: c.cell(row, out) for c in T.PAGE_COLUMNS}
+    assert cells['mask AP'] == '11.0 ± 1.0'
+    assert cells['ms/img'] == '482.2 (IQR 18.4) on cpu, 2 threads'
+    assert cells['train memory'] == '1.42 GiB'
+    assert cells['seeds'] == '0, 1, 2' and cells['method'] == 'SAIS'
+    page = T.render([row], T.PAGE_COLUMNS, out)
+    report = T.render([row], T.report_columns(PROTO), out)
+    for column in shared:
+        assert f'| {column.cell(row, out)} |' in page
+        assert f'| {column.cell(row, out)} |' in report
+    paper = [r for r in T.paper_rows(index, 'configs/sais')
+             if r.config.endswith('coco-640.py')][0]
+    paper_cells = {c.header: c.cell(paper, out) for c in T.PAGE_COLUMNS}
+    assert paper_cells['train memory'] == '1.8 GB'
+    assert paper_cells['ms/img'] == paper_cells['run'] == '-'
+    assert paper_cells['source'].startswith('reported in SAIS paper')
 
 
 def test_committed_protocol_report_is_what_its_records_give():
@@ -230,7 +271,8 @@ def test_memory_runs_add_up_newest_first_errors_never_win(tmp_path):
     def bench(stamp, rows):
         d = tmp_path / 'memory' / stamp
         d.mkdir(parents=True)
-        (d / 'benchmark.json').write_text(json.dumps(dict(rows=rows)))
+        (d / 'benchmark.json').write_text(json.dumps(dict(
+            rows=rows, environment=dict(device='cpu', threads=2))))
 
     bench('20261129_100000', [dict(config='a.py', train=dict(x=1)),
                               dict(config='b.py', train=dict(x=1))])
@@ -241,6 +283,7 @@ def test_memory_runs_add_up_newest_first_errors_never_win(tmp_path):
     assert rows['a.py']['train'] == dict(x=1)
     assert rows['b.py']['train'] == dict(x=2)
     assert rows['c.py']['error'] == 'oom'
+    assert rows['b.py']['environment'] == dict(device='cpu', threads=2)
 
 
 def test_memory_ratio_against_the_papers():

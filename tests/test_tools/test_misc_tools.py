@@ -3,13 +3,19 @@ are the committed runs' numbers, and the config comparison finds what
 differs."""
 import glob
 import json
+import os
 import os.path as osp
+import shutil
 import sys
+from typing import List
 
 import pytest
 
 from conftest import ROOT, load_script
 from projects.apis.metafiles import MethodIndex
+from projects.benchmark import protocol_report
+from projects.benchmark.markdown_blocks import find_block, has_block
+from projects.benchmark.protocol import FERAL_CATS, FERAL_CATS_24E
 
 tables = load_script('tools/misc/update_results_tables.py')
 compare = load_script('tools/misc/compare_configs.py')
@@ -18,32 +24,191 @@ compare = load_script('tools/misc/compare_configs.py')
 def test_results_tables_are_up_to_date():
     """README.md, the method pages and docs/results/<run>/README.md carry
     exactly what tools/misc/update_results_tables.py writes from the
-    committed benchmark.json files: no measured number typed by hand."""
+    metafiles and the committed runs: no number typed by hand."""
     assert tables.main(['--check']) == 0
 
 
-def test_results_table_rows_come_from_the_json(tmp_path):
-    """A changed AP in a copy of the committed JSON shows in the table."""
-    src = osp.join(ROOT, 'docs', 'results', 'fruits_nuts_cpu',
-                   'benchmark.json')
-    with open(src) as f:
-        bench = json.load(f)
-    sais = [r for r in bench['rows'] if r['config'].startswith(
-        'configs/sais/')][0]
-    sais['ap']['segm']['AP'] = 77.7
-    run = tmp_path / 'run' / 'benchmark.json'
-    run.parent.mkdir()
-    run.write_text(json.dumps(bench))
+def block_table(block: str, only: bool = True) -> List[dict]:
+    """The rows of the Markdown table in a generated block, as
+    ``{header: cell}``; with ``only`` fails when the block has no table
+    or several, else reads the first."""
+    lines = block.splitlines()
+    rules = [i for i, ln in enumerate(lines) if ln.startswith('| --- ')]
+    assert len(rules) == 1 if only else rules, block
+    header = [c.strip() for c in lines[rules[0] - 1].split('|')[1:-1]]
+    rows = []
+    for ln in lines[rules[0] + 1:]:
+        if not ln.startswith('| '):
+            break
+        rows.append(dict(zip(header, [c.strip() for c in
+                                      ln.split('|')[1:-1]])))
+    return rows
+
+
+def page_block(page: str) -> str:
+    with open(page, encoding='utf-8') as f:
+        text = f.read()
+    assert not has_block(text, 'protocol'), page
+    start, stop = find_block(text, 'results')
+    return text[start:stop]
+
+
+METHOD_PAGES = sorted(osp.join(osp.dirname(m), 'README.md') for m in
+                      glob.glob(osp.join(ROOT, 'configs', '*',
+                                         'metafile.yml')))
+
+
+@pytest.mark.parametrize('page', METHOD_PAGES,
+                         ids=lambda p: osp.basename(osp.dirname(p)))
+def test_each_method_page_has_one_table_of_papers_and_protocols(page):
+    """One results block with one table: a row per metafile Model with
+    ``Reported In`` of the folder, then the protocol's rows of the
+    folder's methods; no benchmark-run rows, no second (``protocol``)
+    block."""
+    folder = osp.dirname(page)
+    rel = osp.relpath(folder, ROOT)
     index = MethodIndex(osp.join(ROOT, 'configs'))
-    runs = tables.load_runs([str(run)])
+    rows = block_table(page_block(page))
+    papers = [m for m in index.models
+              if m.reported_in and osp.dirname(m.config) == rel]
+    assert [r['config'] for r in rows if r['source'].startswith(
+        'reported in')] == [f'[{osp.basename(m.config)}]'
+                            f'({osp.basename(m.config)})' for m in papers]
+    quick = [r for r in rows
+             if r['source'] == tables.PROTOCOL_RUNS[0].label]
+    keys = [m.key for m in FERAL_CATS.methods
+            if osp.dirname(m.config) == rel]
+    assert len(quick) == len(keys) > 0
+    for row in quick:
+        assert row['run'] == ('[feral_cats_cpu](../../docs/results/'
+                              'feral_cats_cpu/README.md)')
+        assert row['schedule'] == '200 iterations'
+        assert row['data'] == 'feral_cats val, 384x384'
+    assert len(rows) == len(papers) + len(quick) + sum(
+        r['source'] == tables.PROTOCOL_RUNS[1].label for r in rows)
+    for run in ('cpu_speed_feral', 'fruits_nuts_cpu', 'train_state_feral'):
+        assert run not in page_block(page)
+
+
+def test_paper_rows_follow_the_metafile(tmp_path):
+    """A changed figure in a copy of a metafile shows in the table."""
+    for meta in glob.glob(osp.join(ROOT, 'configs', '*', 'metafile.yml')):
+        dst = tmp_path / 'configs' / osp.basename(osp.dirname(meta))
+        dst.mkdir(parents=True)
+        shutil.copy(meta, dst / 'metafile.yml')
+    sais = tmp_path / 'configs' / 'sais' / 'metafile.yml'
+    text = sais.read_text()
+    assert '{mask AP: 27.6}' in text and 'Training Memory (GB): 1.8' in text
+    sais.write_text(text.replace('{mask AP: 27.6}', '{mask AP: 77.7, box AP: '
+                                 '66.6}').replace(
+                                     'Training Memory (GB): 1.8',
+                                     'Training Memory (GB): 9.9'))
+    index = MethodIndex(str(tmp_path / 'configs'), ROOT)
+    rows = block_table(tables.method_block(
+        osp.join(ROOT, 'configs', 'sais'), index))
+    row = [r for r in rows if 'coco-640.py]' in r['config']][0]
+    assert row['source'] == 'reported in SAIS paper, Table IV (COCO test-dev)'
+    assert (row['mask AP'], row['box AP'], row['train memory']) == \
+        ('77.7', '66.6', '9.9 GB')
+    assert (row['backbone'], row['schedule'], row['data']) == \
+        ('R-50', '12 epochs', 'COCO, 640x640')
+    assert row['ms/img'] == row['seeds'] == row['run'] == '-'
+
+
+def fake_converged_run(out, key: str) -> None:
+    """A finished run of the 24-epoch protocol in ``out``: the committed
+    200-iteration run of ``key`` (its run.json and scalars) with the
+    24-epoch config."""
+    src = osp.join(ROOT, 'docs', 'results', 'feral_cats_cpu', 'runs',
+                   f'{key}_s0')
+    dst = osp.join(out, 'runs', f'{key}_s0')
+    os.makedirs(dst)
+    shutil.copy(osp.join(src, 'scalars.json'), dst)
+    with open(osp.join(src, 'run.json')) as f:
+        rec = json.load(f)
+    rec['config'] = FERAL_CATS_24E.method(key).config
+    with open(osp.join(dst, 'run.json'), 'w') as f:
+        json.dump(rec, f)
+
+
+def test_converged_row_only_for_a_finished_run(tmp_path):
+    """A converged (24-epoch) row shows for a method whose run.json is in
+    the folder, not for one with an unfinished run (config only), and an
+    absent folder shows none."""
+    out = str(tmp_path / 'feral_cats_24e_cpu')
+    fake_converged_run(out, 'sais')
+    os.makedirs(osp.join(out, 'runs', 'sais_rt_s0'))  # started, unfinished
+    (tmp_path / 'feral_cats_24e_cpu' / 'runs' / 'sais_rt_s0' /
+     'config.py').write_text('# started\n')
+    label = tables.PROTOCOL_RUNS[1].label
+    runs = (tables.PROTOCOL_RUNS[0],
+            tables.ProtocolRun(FERAL_CATS_24E, out, label))
+    index = MethodIndex(osp.join(ROOT, 'configs'))
     sais_dir = osp.join(ROOT, 'configs', 'sais')
-    table = tables.table(sais_dir, runs,
-                         tables.method_names(index, sais_dir))
-    row = [ln for ln in table.splitlines() if 'fruits-nuts-384' in ln][0]
-    assert '| 77.7 |' in row and '| SAIS |' in row
-    solo_dir = osp.join(ROOT, 'configs', 'solo')
-    assert tables.table(solo_dir, runs, tables.method_names(
-        index, solo_dir)).count('\n') == 5  # header, rule and 4 methods
+    rows = [r for r in block_table(tables.method_block(sais_dir, index,
+                                                       runs))
+            if r['source'] == label]
+    assert [r['method'] for r in rows] == ['SAIS']
+    with open(osp.join(out, 'runs', 'sais_s0', 'run.json')) as f:
+        segm = 100 * json.load(f)['metrics']['coco/segm_mAP']
+    assert rows[0]['mask AP'] == f'{segm:.1f}'
+    assert rows[0]['schedule'] == '24 epochs (2304 iterations)'
+    assert rows[0]['config'].startswith(
+        '[sais_r50_fpn_1xb2-24e_feral-cats-384.py]')
+    assert rows[0]['run'] == \
+        f'[feral_cats_24e_cpu]({osp.relpath(out, sais_dir)})'
+    assert rows[0]['ms/img'] == rows[0]['train memory'] == '-'  # no memory/
+    absent = (tables.ProtocolRun(FERAL_CATS_24E, str(tmp_path / 'none'),
+                                 label), )
+    assert label not in tables.method_block(sais_dir, index, absent)
+
+
+def test_committed_converged_rows_are_the_finished_runs():
+    """On the committed pages a converged row shows exactly for the
+    methods with a run.json in docs/results/feral_cats_24e_cpu (a folder
+    that may be absent or hold unfinished runs only)."""
+    pr = tables.PROTOCOL_RUNS[1]
+    finished = {osp.basename(osp.dirname(p)).rsplit('_s', 1)[0] for p in
+                glob.glob(osp.join(pr.out, 'runs', '*', 'run.json'))}
+    for page in METHOD_PAGES:
+        shown = [r['config'] for r in block_table(page_block(page))
+                 if r['source'] == pr.label]
+        folder = osp.relpath(osp.dirname(page), ROOT)
+        want = [f'[{osp.basename(m.config)}]({osp.basename(m.config)})'
+                for m in FERAL_CATS_24E.methods if m.key in finished
+                and osp.dirname(m.config) == folder]
+        assert shown == want, page
+
+
+def test_report_and_method_page_format_a_row_identically():
+    """The protocol report's table (README.md's zoo results, the
+    protocol folder's README) and a method page's table print the same
+    cells for the same protocol row: one renderer."""
+    index = MethodIndex(osp.join(ROOT, 'configs'))
+    report = block_table(tables.zoo_block(index))
+    with open(osp.join(ROOT, 'docs', 'results', 'feral_cats_cpu',
+                       'README.md'), encoding='utf-8') as f:
+        text = f.read()
+    start, stop = find_block(text, protocol_report.REPORT_BLOCK)
+    in_folder = block_table(text[start:stop], only=False)
+    for folder in ('sais', 'yolact', 'fcos', 'solo'):
+        page = [r for r in block_table(page_block(osp.join(
+            ROOT, 'configs', folder, 'README.md')))
+            if r['source'] == tables.PROTOCOL_RUNS[0].label]
+        assert page
+        for row in page:
+            name = row['config'].split(']')[0]
+            same = [r for r in report if r['config'].startswith(name)]
+            also = [r for r in in_folder if r['config'].startswith(name)]
+            assert len(same) == len(also) == 1
+            for header in ('method', 'seeds', 'mask AP', 'box AP', 'ms/img',
+                           'train memory'):
+                assert row[header] == same[0][header] == also[0][header]
+            assert ' on cpu, 2 threads' in row['ms/img']
+            assert row['train memory'].endswith(' GiB')
+    sais = [r for r in report if r['method'] == 'SAIS'][0]
+    assert (sais['mask AP'], sais['train memory']) == ('2.7 ± 0.2',
+                                                       '1.42 GiB')
 
 
 def test_compare_configs_reports_a_changed_key(tmp_path, capsys):

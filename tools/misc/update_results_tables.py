@@ -1,183 +1,215 @@
-"""Write every results table of the docs from the benchmark's committed
-runs, so that no measured number in README.md or a method page is typed by
-hand.
+"""Write every results table of the docs from the metafiles and the
+committed runs, so that no number in README.md or a method page is typed
+by hand.
 
     python tools/misc/update_results_tables.py [--check]
 
 Each table lives between ``<!-- NAME: begin -->`` and ``<!-- NAME: end -->``
 markers (read and written by :mod:`projects.benchmark.markdown_blocks`):
 
-- ``results`` in ``configs/<method>/README.md``: one row per benchmark row
-  (every ``docs/results/*/benchmark.json``) whose config lies in that
-  folder: the config (linked), the method's display name from the folder's
-  ``metafile.yml``, COCO mask and box AP (%), median latency (ms per image)
-  and peak training memory (GiB) on the run's device, the run (linked);
+- ``results`` in ``configs/<method>/README.md``: the page's one results
+  table, in MMDetection's columns (:data:`projects.benchmark.tables.
+  PAGE_COLUMNS`: method, source, backbone, schedule, data, seeds, train
+  memory, ms/img with its device, box AP, mask AP, config, run), a row per
+  config of the folder's methods:
+
+  * the paper's own COCO figures: every metafile Model with ``Reported
+    In`` (its ``Results`` and ``Metadata``), marked "reported in ...",
+    nothing measured;
+  * the benchmark protocol's rows (mean ± std over the seeds) of each
+    folder in :data:`PROTOCOL_RUNS` that has a finished run of the
+    method (``runs/<key>_s<seed>/run.json``): the 200-iteration quick
+    check of early training, then the converged 24-epoch protocol;
+
+  then, per protocol, which differences of the folder's methods to the
+  others are larger than the spread of the seeds;
 - ``benchmark.md`` in ``docs/results/<run>/README.md``: that run's
   ``benchmark.md`` (which ``tools/benchmark.py --render`` writes from its
   JSON);
-- ``zoo results`` in README.md: the benchmark protocol's table (mean ±
-  std over seeds, ``docs/results/<PROTOCOL_RUN>``, written by
-  ``tools/protocol.py``); before that folder has runs, the rows of
-  ``docs/results/<MAIN_RUN>``;
-- ``protocol`` in ``configs/<method>/README.md``: the protocol table's rows
-  of the folder's methods and, for those with several seeds, which
-  differences to the others are larger than the spread.
+- ``zoo results`` in README.md: the table of the protocol report
+  (:func:`projects.benchmark.protocol_report.results_table`, the report
+  of ``docs/results/<PROTOCOL_RUN>``).
 
-``--check`` writes nothing and exits 1 when a file is out of date (the
-tests run it).
+The method pages and the protocol report render their rows with the same
+code (:mod:`projects.benchmark.tables`). ``--check`` writes nothing and
+exits 1 when a file is out of date or a method page still has the
+obsolete ``protocol`` block (the tests run it).
 """
 import argparse
 import glob
-import json
 import os.path as osp
 import sys
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import (Dict, Iterator, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
-import dataclasses
-
-from projects.benchmark import protocol_report
 from projects.apis.metafiles import MethodIndex
-from projects.benchmark.markdown_blocks import write_block
-from projects.benchmark.protocol import FERAL_CATS, Protocol
-from projects.benchmark.report import train_memory_mib
+from projects.benchmark import protocol_report
+from projects.benchmark.markdown_blocks import has_block, write_block
+from projects.benchmark.protocol import (FERAL_CATS, FERAL_CATS_24E,
+                                         Protocol, RunRecord)
+from projects.benchmark.tables import (PAGE_COLUMNS, ResultRow, paper_rows,
+                                       protocol_rows, render)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MAIN_RUN = 'fruits_nuts_cpu'  # the run README.md showed before the protocol
 PROTOCOL_RUN = 'feral_cats_cpu'  # the protocol's results README.md shows
+OBSOLETE_BLOCKS = ('protocol', )  # method-page blocks the table replaced
 
 
-def _ap(row: dict, kind: str) -> str:
-    ap = (row.get('ap') or {}).get(kind)
-    if ap is None:
-        return '-'
-    return f"{ap['AP']:.1f}" if isinstance(ap, dict) and 'AP' in ap \
-        else '0.0'  # `{}`: CocoMetric found no detections, COCO's AP is 0
+class ProtocolRun(NamedTuple):
+    """A protocol's results folder whose rows the method pages show.
+
+    Args:
+        proto (Protocol): the protocol.
+        out (str): its results folder (absolute); it may be absent or
+            hold unfinished runs only.
+        label (str): the rows' source, in words.
+    """
+    proto: Protocol
+    out: str
+    label: str
 
 
-def _train_gib(row: dict) -> str:
-    mib = train_memory_mib(row)
-    return f'{mib / 1024:.2f}' if mib else '-'
+PROTOCOL_RUNS = (
+    ProtocolRun(FERAL_CATS, osp.join(ROOT, 'docs', 'results', PROTOCOL_RUN),
+                'protocol: quick early-training check'),
+    ProtocolRun(FERAL_CATS_24E,
+                osp.join(ROOT, 'docs', 'results', 'feral_cats_24e_cpu'),
+                'protocol: converged'),
+)
+
+PAPER_NOTE = '''\
+*reported in*: the paper's own figures on COCO, from the Models of
+[metafile.yml](metafile.yml) with `Reported In` (the paper's GPUs,
+training memory in the paper's GB); none was measured here.'''
+PROTOCOL_NOTE = '''\
+*protocol*: measured here by the benchmark protocol
+([docs/protocol.md]({protocol_doc})) on the val split of
+its dataset, every method the same way: box and mask AP (%) as mean ± std
+over the seeds, ms/img the median (IQR) of batch-1 inference on the device
+named, train memory the peak of a training step (CUDA max allocated, else
+the resident memory of the process). The quick early-training check stops
+after 200 iterations, far from convergence: it shows which methods start
+learning, not where they end. A converged row (24 epochs) appears when its
+run has finished.'''
+
+Loaded = Tuple[Dict[str, List[RunRecord]], Dict[str, dict]]
 
 
-def _latency(row: dict) -> str:
-    total = (row.get('latency_stats') or {}).get('total')
-    return f"{total['median']:.0f}" if total else '-'
+def load_protocols(protocol_runs: Sequence[ProtocolRun]) -> List[Loaded]:
+    """(finished runs, benchmark rows) of each results folder, read once;
+    both empty for an absent folder."""
+    return [(protocol_report.load_runs(pr.out),
+             protocol_report.load_benchmark(pr.out))
+            for pr in protocol_runs]
 
 
-def method_names(index: MethodIndex,
-                 folder: Optional[str] = None) -> Dict[str, str]:
-    """``configs/<method>/x.py`` -> display name, for the Models the
-    metafiles list (only those of ``folder`` when given)."""
-    where = osp.relpath(folder, ROOT) if folder else None
-    return {m.config: m.collection for m in index.models
-            if m.config and (where is None or osp.dirname(m.config) == where)}
+def spread_lines(pr: ProtocolRun, runs: dict, keys: set) -> List[str]:
+    """:func:`~projects.benchmark.protocol_report.separations` of the
+    methods ``keys`` against the protocol's others."""
+    return [ln for ln in protocol_report.separations(pr.proto, runs)
+            if set(ln[2:].split(':')[0].split(' vs ')) & keys]
 
 
-def load_runs(paths: List[str]) -> List[Tuple[str, dict]]:
-    """(path, content) of each ``benchmark.json``, each read once."""
-    runs = []
-    for path in paths:
-        with open(path) as f:
-            runs.append((path, json.load(f)))
-    return runs
+def method_rows(folder: str, index: MethodIndex,
+                protocol_runs: Sequence[ProtocolRun],
+                loaded: Sequence[Loaded]) -> List[ResultRow]:
+    """The rows of a method page's table: the papers' rows of the
+    folder's configs, then each protocol's rows of the folder's methods
+    that have a finished run."""
+    rel = osp.relpath(folder, ROOT)
+    rows = paper_rows(index, rel)
+    for pr, (runs, bench) in zip(protocol_runs, loaded):
+        keys = [m.key for m in pr.proto.methods
+                if osp.dirname(osp.normpath(m.config)) == rel]
+        rows += protocol_rows(pr.proto, runs, bench, index, pr.out,
+                              pr.label, keys)
+    return rows
 
 
-def table(folder: str, runs: List[Tuple[str, dict]],
-          names: Dict[str, str]) -> str:
-    """The Markdown results table of the configs that ``names`` lists
-    (config -> method, see :func:`method_names`) over ``runs`` (see
-    :func:`load_runs`), with links relative to ``folder``."""
-    lines = [
-        '| config | method | data (val) | input | mask AP | box AP | '
-        'ms/img | train memory (GiB) | run |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'
-    ]
-    page_dir = osp.join(ROOT, osp.relpath(folder, ROOT))
-    for run, bench in runs:
-        env = bench.get('environment', {})
-        device = f"{env.get('device', '?')}, {env.get('threads', '?')} " \
-            'threads'
-        run_dir = osp.dirname(run)
-        run_link = osp.relpath(osp.join(run_dir, 'README.md'), page_dir)
-        for row in bench['rows']:
-            if row['config'] not in names:
-                continue
-            cfg_link = osp.relpath(osp.join(ROOT, row['config']), page_dir)
-            data = osp.basename(row['config']).split('_')[-1].rsplit(
-                '-', 1)[0]
-            lines.append(
-                f"| [{osp.basename(row['config'])}]({cfg_link}) | "
-                f"{names[row['config']]} | {data} | "
-                f"{row.get('input_size', '-')} | {_ap(row, 'segm')} | "
-                f"{_ap(row, 'bbox')} | {_latency(row)} ({device}) | "
-                f'{_train_gib(row)} | [{osp.basename(run_dir)}]'
-                f'({run_link}) |')
-    if len(lines) == 2:
-        lines.append('| no benchmark run has measured these configs yet '
-                     '| | | | | | | | |')
-    return '\n'.join(lines)
+def method_block(folder: str, index: MethodIndex,
+                 protocol_runs: Sequence[ProtocolRun] = PROTOCOL_RUNS,
+                 loaded: Optional[Sequence[Loaded]] = None) -> str:
+    """The ``results`` block of ``<folder>/README.md``: the table
+    (:func:`method_rows` in :data:`~projects.benchmark.tables.
+    PAGE_COLUMNS`), what its sources mean, and per protocol with rows the
+    comparisons against the spread of the seeds.
+
+    Args:
+        folder (str): a configs folder (absolute).
+        index (MethodIndex): the metafiles.
+        protocol_runs (Sequence[ProtocolRun]): the protocols' folders.
+        loaded (Sequence[Loaded], optional): :func:`load_protocols` of
+            ``protocol_runs`` (read here when not given).
+    """
+    loaded = loaded or load_protocols(protocol_runs)
+    rows = method_rows(folder, index, protocol_runs, loaded)
+    rel = osp.relpath(folder, ROOT)
+    parts = [render(rows, PAGE_COLUMNS, folder)]
+    if any(r.reported for r in rows):
+        parts += ['', PAPER_NOTE]
+    if not all(r.reported for r in rows):
+        parts += ['', PROTOCOL_NOTE.format(protocol_doc=osp.relpath(
+            osp.join(ROOT, 'docs', 'protocol.md'), folder))]
+    for pr, (runs, _) in zip(protocol_runs, loaded):
+        keys = {r.method for recs in runs.values() for r in recs
+                if osp.dirname(osp.normpath(r.config)) == rel}
+        if not keys:
+            continue
+        parts += ['', f'Against the spread of the seeds ({pr.label}):',
+                  'the difference of the means against the sum of the '
+                  'standard deviations.', '',
+                  *(spread_lines(pr, runs, keys) or
+                    ['- no comparison yet (needs 2+ seeds on both '
+                     'sides)'])]
+    return '\n'.join(parts)
 
 
-def protocol_blocks(index: MethodIndex, proto: Protocol = FERAL_CATS,
-                    run: str = PROTOCOL_RUN) -> Dict[str, str]:
-    """``{'README.md': table, 'configs/<method>': rows and spread}`` from
-    the protocol's results folder; empty when it has no finished run."""
-    out = osp.join(ROOT, 'docs', 'results', run)
-    runs = protocol_report.load_runs(out)
-    if not runs:
-        return {}
-    bench = protocol_report.load_benchmark(out)
-    link = f'docs/results/{run}/README.md'
-    blocks = {'README.md': protocol_report.results_table(
-        proto, runs, bench, index) + (
-            f'\n\nProtocol: [docs/protocol.md](docs/protocol.md); every run, '
-            f'the learning curves, the lr probe and the cost: [{run}]'
-            f'({link}).')}
-    spread = protocol_report.separations(proto, runs)
-    for folder in sorted({osp.dirname(m.config) for m in proto.methods}):
-        mine = tuple(m for m in proto.methods
-                     if osp.dirname(m.config) == folder)
-        keys = {m.key for m in mine}
-        lines = [ln for ln in spread
-                 if set(ln[2:].split(':')[0].split(' vs ')) & keys]
-        blocks[folder] = '\n'.join([
-            protocol_report.results_table(
-                dataclasses.replace(proto, methods=mine), runs, bench, index),
-            '', 'Against the spread of the seeds (the difference of the means '
-            'against the sum of the standard deviations):', '',
-            *(lines or ['- no comparison yet (needs 2+ seeds on both '
-                        'sides)']), '',
-            f'Protocol and every run: [{run}](../../{link}).'])
-    return blocks
+def zoo_block(index: MethodIndex, pr: ProtocolRun = PROTOCOL_RUNS[0],
+              loaded: Optional[Loaded] = None) -> str:
+    """README.md's ``zoo results``: the protocol report's table, links
+    relative to the repository root."""
+    runs, bench = loaded or load_protocols([pr])[0]
+    link = osp.relpath(osp.join(pr.out, 'README.md'), ROOT)
+    name = osp.basename(pr.out)
+    return protocol_report.results_table(
+        pr.proto, runs, bench, index, ROOT) + (
+            '\n\nProtocol: [docs/protocol.md](docs/protocol.md); every run, '
+            f'the learning curves, the lr probe and the cost: [{name}]'
+            f'({link}).')
 
 
-def targets(runs: List[Tuple[str, dict]],
-            index: MethodIndex) -> Iterator[Tuple[str, str, str]]:
+def targets(index: MethodIndex,
+            protocol_runs: Sequence[ProtocolRun] = PROTOCOL_RUNS
+            ) -> Iterator[Tuple[str, str, str]]:
     """(file, block name, new content) for every table of the docs."""
-    proto_blocks = protocol_blocks(index)
+    loaded = load_protocols(protocol_runs)
     for meta in index.files:
         folder = osp.dirname(meta)
-        yield osp.join(folder, 'README.md'), 'results', table(
-            folder, runs, method_names(index, folder))
-        rel = osp.relpath(folder, ROOT)
-        if rel in proto_blocks:
-            yield osp.join(folder, 'README.md'), 'protocol', \
-                proto_blocks[rel]
-    for run, _ in runs:
-        run_dir = osp.dirname(run)
-        page = osp.join(run_dir, 'README.md')
-        md = osp.join(run_dir, 'benchmark.md')
-        if osp.isfile(page) and osp.isfile(md):
-            with open(md) as f:
+        yield osp.join(folder, 'README.md'), 'results', method_block(
+            folder, index, protocol_runs, loaded)
+    for path in sorted(glob.glob(osp.join(ROOT, 'docs', 'results', '*',
+                                          'benchmark.md'))):
+        page = osp.join(osp.dirname(path), 'README.md')
+        if osp.isfile(page):
+            with open(path) as f:
                 yield page, 'benchmark.md', f.read()
-    main_run = [r for r in runs if osp.basename(osp.dirname(r[0])) ==
-                MAIN_RUN]
-    if 'README.md' in proto_blocks:
-        yield osp.join(ROOT, 'README.md'), 'zoo results', \
-            proto_blocks['README.md']
-    elif main_run:
-        yield osp.join(ROOT, 'README.md'), 'zoo results', table(
-            ROOT, main_run, method_names(index))
+    yield osp.join(ROOT, 'README.md'), 'zoo results', zoo_block(
+        index, protocol_runs[0], loaded[0])
+
+
+def obsolete(index: MethodIndex) -> List[str]:
+    """Method pages that still have a block of :data:`OBSOLETE_BLOCKS`
+    (delete it by hand: the ``results`` table holds its rows)."""
+    found = []
+    for meta in index.files:
+        page = osp.join(osp.dirname(meta), 'README.md')
+        if not osp.isfile(page):
+            continue
+        with open(page, encoding='utf-8') as f:
+            text = f.read()
+        found += [f'{osp.relpath(page, ROOT)} ({name})'
+                  for name in OBSOLETE_BLOCKS if has_block(text, name)]
+    return found
 
 
 def main(argv=None) -> int:
@@ -185,11 +217,9 @@ def main(argv=None) -> int:
     p.add_argument('--check', action='store_true',
                    help='write nothing; exit 1 if a file is out of date')
     args = p.parse_args(argv)
-    runs = load_runs(sorted(glob.glob(
-        osp.join(ROOT, 'docs', 'results', '*', 'benchmark.json'))))
     index = MethodIndex(osp.join(ROOT, 'configs'))
     stale = []
-    for path, name, content in targets(runs, index):
+    for path, name, content in targets(index):
         try:
             changed = write_block(path, name, content.strip(),
                                   dry_run=args.check)
@@ -200,7 +230,10 @@ def main(argv=None) -> int:
     verb = 'out of date' if args.check else 'updated'
     for s in stale:
         print(f'{verb}: {s}')
-    return 1 if (args.check and stale) else 0
+    old = obsolete(index)
+    for page in old:
+        print(f'obsolete block, delete it: {page}')
+    return 1 if ((args.check and stale) or old) else 0
 
 
 if __name__ == '__main__':
