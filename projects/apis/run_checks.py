@@ -160,7 +160,10 @@ def check_datasets(cfg: Config, splits: List[str], max_listed: int = 20,
 
     JSON checks always run; images are decoded when a split has at most
     ``cfg.dataset_check.decode_max_images`` images (default 500), else only
-    their headers are read. Warnings are logged; fatal problems stop.
+    their headers are read, of all of them up to
+    ``cfg.dataset_check.header_max_images`` images (default 2000) and of a
+    seeded sample of that many beyond (every file is checked to exist).
+    Warnings are logged; fatal problems stop.
 
     Args:
         cfg (Config): a loaded config.
@@ -179,9 +182,11 @@ def check_datasets(cfg: Config, splits: List[str], max_listed: int = 20,
     """
     from mmengine.logging import print_log
 
-    from .dataset_check import DECODE_MAX_IMAGES, check_coco_split, split_paths
+    from .dataset_check import (DECODE_MAX_IMAGES, HEADER_MAX_IMAGES,
+                                check_coco_split, split_paths)
     options = cfg.get('dataset_check') or {}
     limit = options.get('decode_max_images', DECODE_MAX_IMAGES)
+    headers = options.get('header_max_images', HEADER_MAX_IMAGES)
     reports, seen = [], set()
     for split in splits:
         paths = split_paths(cfg, split)
@@ -192,7 +197,8 @@ def check_datasets(cfg: Config, splits: List[str], max_listed: int = 20,
             report = check_coco_split(
                 *paths, decode_max_images=limit,
                 for_training=split.startswith('train'),
-                coco=(annotations or {}).get(paths[0]))
+                coco=(annotations or {}).get(paths[0]),
+                header_max_images=headers)
         except ValueError as e:
             raise ConfigCheckError(f'{split}.dataset.ann_file: {e}') from e
         reports.append(report)

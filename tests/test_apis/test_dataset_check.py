@@ -395,6 +395,43 @@ def test_header_only_check_finds_size_and_bad_files(tmp_path):
                for p in report.fatal)
 
 
+def test_header_sample_reads_some_headers_and_checks_every_file(tmp_path):
+    """Over header_max_images images, the headers of a seeded sample are
+    read (a size mismatch outside it goes unseen), while every file is
+    still checked to exist; None reads every header."""
+    coco = _mini(tmp_path)
+    coco['images'][0]['width'] += 1  # the JSON disagrees with the photo
+    missing = dict(coco['images'][1], id=99, file_name='gone.jpg')
+    coco['images'].append(missing)
+    ann_file = tmp_path / 'train.json'
+    ann_file.write_text(json.dumps(coco))
+    img_dir = str(tmp_path / 'images')
+
+    def fields(report):
+        return sorted(p.field for p in report.fatal)
+
+    everything = check_coco_split(str(ann_file), img_dir,
+                                  decode_max_images=0, header_max_images=None)
+    assert everything.images_checked == 'headers'
+    first = coco['images'][0]['id']
+    assert fields(everything) == sorted([
+        f'images[id={first}].width/height', 'images[id=99].file_name'])
+    for limit in (1, 2):
+        report = check_coco_split(str(ann_file), img_dir,
+                                  decode_max_images=0,
+                                  header_max_images=limit)
+        assert report.images_checked == \
+            f'all exist, headers of {limit} sampled'
+        assert 'images[id=99].file_name' in fields(report)  # always
+        again = check_coco_split(str(ann_file), img_dir,
+                                 decode_max_images=0,
+                                 header_max_images=limit)
+        assert fields(again) == fields(report)  # the same seeded sample
+    assert len(fields(check_coco_split(
+        str(ann_file), img_dir, decode_max_images=0,
+        header_max_images=3))) == 2  # all three: nothing sampled away
+
+
 def test_summary_counts_real_split():
     report = check_coco_split(osp.join(FRUITS, 'train.json'),
                               osp.join(FRUITS, 'images'))

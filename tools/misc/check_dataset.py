@@ -35,6 +35,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='decode the images of splits up to this size, read only the '
         'headers of larger ones (default: decode all)')
     parser.add_argument(
+        '--header-max-images', type=int, default=0,
+        help='when only headers are read, read those of a sample of this '
+        'many images (every file is still checked to exist); 0: all '
+        '(default)')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value pairs')
     return parser.parse_args(argv)
@@ -72,7 +77,8 @@ def main(argv=None) -> int:
         try:
             report = check_coco_split(
                 *paths, decode_max_images=args.decode_max_images,
-                for_training=key == 'train_dataloader')
+                for_training=key == 'train_dataloader',
+                header_max_images=args.header_max_images or None)
         except ValueError as e:
             print(f'error: {key}.dataset.ann_file: {e}', file=sys.stderr)
             return 1
