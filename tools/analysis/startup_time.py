@@ -4,6 +4,7 @@ preflight checks against mmdet's own dataset load.
     python tools/analysis/startup_time.py --data /tmp/synthetic_coco \
         [--images 118287] [--annotations 860001] [--repo .] \
         [--out docs/results/startup/startup.json --label after]
+        [--readme docs/results/startup/README.md]
 
 ``--data`` is made first when it holds no annotation file: a synthetic
 COCO train split (``--images`` images, ``--annotations`` polygon
@@ -26,7 +27,8 @@ config pointed at the synthetic data:
   exit (validation and checkpoints off).
 
 Writes one row (``--label``) into ``--out`` (a JSON list, rows of the same
-label replaced) and prints the table.
+label replaced) and, with ``--readme``, the table of ``--out``'s rows into
+that page's ``startup`` block.
 """
 import argparse
 import json
@@ -89,6 +91,8 @@ def parse_args(argv=None):
                    help='the checkout whose tools and checks are timed')
     p.add_argument('--out', help='JSON file of rows to add this one to')
     p.add_argument('--label', default='this checkout')
+    p.add_argument('--readme', help='page whose `startup` block gets the '
+                   'table of --out')
     return p.parse_args(argv)
 
 
@@ -199,6 +203,26 @@ def main(argv=None) -> None:
                 rows = [r for r in json.load(f) if r['label'] != args.label]
         with open(args.out, 'w') as f:
             json.dump(rows + [row], f, indent=1)
+        if args.readme:
+            write_table(args.readme, rows + [row])
+
+
+COLUMNS = (('checkout', 'label'), ('images', 'images'),
+           ('annotations', 'annotations'), ('JSON MiB', 'json_mib'),
+           ('preflight s', 'preflight_s'),
+           ("mmdet's dataset load s", 'dataset_load_s'),
+           ('preflight / load', 'preflight_over_load'),
+           ('start-up s', 'startup_s'), ('CPU', 'cpu'))
+
+
+def write_table(readme: str, rows: list) -> None:
+    """The rows as a Markdown table in ``readme``'s ``startup`` block."""
+    from projects.benchmark.markdown_blocks import write_block
+    from projects.benchmark.report import markdown
+    cells = [[f'{r[key]:.0%}' if key == 'preflight_over_load' else
+              str(r[key]) for _, key in COLUMNS] for r in rows]
+    write_block(readme, 'startup',
+                markdown([h for h, _ in COLUMNS], cells))
 
 
 def _cpu_name() -> str:
