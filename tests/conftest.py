@@ -1,6 +1,7 @@
 """Shared fixtures and the one way tests build real model inputs:
-repository paths, the real-image data, a tiny config, :func:`real_dataset`
-and :func:`model_inputs`."""
+repository paths, the real-image data, a tiny config, :func:`load_config`
+(configs parsed once per session), :func:`real_dataset` and
+:func:`model_inputs`."""
 import copy
 import os
 import os.path as osp
@@ -46,6 +47,23 @@ def load_script(rel: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+_PARSED_CONFIGS = {}
+
+
+def load_config(path: str):
+    """``Config.fromfile(path)``, parsed once per session.
+
+    Many tests read the same zoo configs (every config's name, classes,
+    schedule...); each call returns a deep copy of the one parse, so a
+    caller may change its config freely. Pass the path as
+    ``Config.fromfile`` would get it: it stays the config's ``filename``.
+    """
+    from mmengine.config import Config
+    if path not in _PARSED_CONFIGS:
+        _PARSED_CONFIGS[path] = Config.fromfile(path)
+    return copy.deepcopy(_PARSED_CONFIGS[path])
 
 
 def fixed_size_pipeline(pipeline: list, size: int) -> list:

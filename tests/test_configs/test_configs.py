@@ -5,9 +5,8 @@ import re
 
 import pytest
 import yaml
-from mmengine.config import Config
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, load_config, run_tool
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from projects.apis.run_checks import check_model_types
@@ -28,7 +27,7 @@ def _resize(cfg, split='train_dataloader'):
     'path', CONFIGS, ids=lambda p: osp.relpath(p, CONFIG_ROOT))
 def test_config_builds(path):
     register_all_modules()
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     check_model_types(cfg)
     model = MODELS.build(cfg.model)  # no weights are loaded here
     if hasattr(getattr(model, 'bbox_head', None), 'num_protos'):
@@ -42,7 +41,7 @@ def test_config_builds(path):
 
 
 def _cfg(name):
-    return Config.fromfile(osp.join(ROOT, 'configs', name))
+    return load_config(osp.join(ROOT, 'configs', name))
 
 
 def test_paper_settings():
@@ -106,7 +105,7 @@ def test_names_follow_mmdet_scheme(path):
     match = NAME.match(osp.basename(path))
     assert match, f'{osp.relpath(path, ROOT)} does not follow ' \
         '{algorithm}_{backbone}_{neck}_{schedule}_{dataset}[-{input}].py'
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     size = match['input']
     pipeline = cfg.test_dataloader.dataset.pipeline
     resize = [t for t in pipeline if t['type'] == 'Resize'][0]
@@ -127,8 +126,7 @@ def test_headline_configs_are_one_line_aliases(path):
     assert len(code) == 1 and code[0].startswith("_base_ = './"), path
     target = osp.join(CONFIG_ROOT, code[0].split("'")[1])
     assert osp.dirname(target) != CONFIG_ROOT
-    assert Config.fromfile(path).to_dict() == \
-        Config.fromfile(target).to_dict()
+    assert load_config(path).to_dict() == load_config(target).to_dict()
 
 
 def test_usage_config_builds_sais():
@@ -164,7 +162,7 @@ def test_small_data_configs_share_init_and_schedule():
     for path in METHOD_CONFIGS:
         if '200i' not in path:
             continue
-        cfg = Config.fromfile(path)
+        cfg = load_config(path)
         assert cfg.train_cfg.max_iters == 200 and \
             cfg.train_dataloader.batch_size == 2, path
         if cfg.model.backbone.type.startswith('ResNet'):

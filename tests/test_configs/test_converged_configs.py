@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT
+from conftest import ROOT, load_config
 from projects.benchmark.protocol import (FERAL_CATS, FERAL_CATS_24E,
                                          plateau_verdict, train_config)
 
@@ -32,8 +32,8 @@ def test_converged_protocol_has_every_method_in_the_issue_order():
 @pytest.mark.parametrize('method', FERAL_CATS_24E.methods,
                          ids=lambda m: m.key)
 def test_24e_config_is_the_200i_config_for_24_epochs(method, tmp_path):
-    cfg = Config.fromfile(osp.join(ROOT, method.config))
-    short = Config.fromfile(osp.join(
+    cfg = load_config(osp.join(ROOT, method.config))
+    short = load_config(osp.join(
         ROOT, method.config.replace('1xb2-24e', '1xb2-200i')))
     assert cfg.train_cfg.max_iters == 2304
     assert cfg.train_cfg.val_interval == 192
@@ -64,7 +64,7 @@ def test_24e_config_is_the_200i_config_for_24_epochs(method, tmp_path):
     'configs/condinst/condinst_r50_fpn_1xb2-24e_feral-cats-384.py'])
 def test_reg_bias_init_reaches_conv_reg_only(config):
     from projects.apis import build_model
-    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg = load_config(osp.join(ROOT, config))
     head = build_model(cfg, None, 'cpu').bbox_head
     assert torch.all(head.conv_reg.bias == 1.0)
     assert torch.allclose(head.conv_cls.bias,

@@ -38,6 +38,17 @@ def sais(fruits_nuts):
     return model.eval(), batch
 
 
+@pytest.fixture(scope='module')
+def fp32_reference(sais):
+    """(pred_instances, head outputs) of one plain fp32 predict, made once
+    for the module: the tests that compare with the fp32 result take this
+    one instead of predicting it again (the model is the same: every test
+    leaves it as it found it, which test_exit_restores_the_model checks
+    against this result)."""
+    model, batch = sais
+    return predict_with_heads(model, batch)
+
+
 def hook_count(model: nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks)
                for m in model.modules())
@@ -48,17 +59,24 @@ def predict(model, batch):
         return model.test_step(batch)[0].pred_instances
 
 
-def head_outputs(model, batch) -> list:
-    """What the box head's forward returns, as a forward hook registered
-    before any InferencePrecision sees it."""
+def predict_with_heads(model, batch):
+    """(pred_instances, what the box head's forward returns) of one
+    predict, the head's outputs kept by a forward hook registered before
+    any InferencePrecision sees it."""
     kept = []
     handle = model.bbox_head.register_forward_hook(
         lambda m, a, out: kept.append(out))
     try:
-        predict(model, batch)
+        res = predict(model, batch)
     finally:
         handle.remove()
-    return kept[0]
+    return res, kept[0]
+
+
+def head_outputs(model, batch) -> list:
+    """What the box head's forward returns, as a forward hook registered
+    before any InferencePrecision sees it."""
+    return predict_with_heads(model, batch)[1]
 
 
 def point_boxes(bbox_preds) -> torch.Tensor:
@@ -72,12 +90,13 @@ def point_boxes(bbox_preds) -> torch.Tensor:
 @needs_bf16
 def test_bf16_network_fp32_results(sais):
     model, batch = sais
-    ref, ref_heads = predict(model, batch), head_outputs(model, batch)
     inner = []
     probe = model.backbone.conv1.register_forward_hook(
         lambda m, a, out: inner.append(out.dtype))
     try:
-        predict(model, batch)
+        # the fp32 reference, its results and its head's outputs from one
+        # predict (the probe sees it run in fp32)
+        ref, ref_heads = predict_with_heads(model, batch)
         with InferencePrecision(model, 'bf16'):
             heads = head_outputs(model, batch)
             res = predict(model, batch)
@@ -107,9 +126,9 @@ def test_bf16_network_fp32_results(sais):
 
 
 @needs_bf16
-def test_exit_restores_the_model(sais):
+def test_exit_restores_the_model(sais, fp32_reference):
     model, batch = sais
-    before = predict(model, batch)
+    before = fp32_reference[0]  # the module's fp32 predict
     hooks = hook_count(model)
     convs = [m for m in model.modules() if type(m) is nn.Conv2d]
     weights = [m.weight.detach().clone() for m in convs]
@@ -181,10 +200,11 @@ def test_weights_held_in_bf16_give_autocasts_own_bits(sais, channels_last):
     assert torch.equal(conv.weight, fp32_weight)
 
 
-def test_fp32_channels_last_close_and_fp32_is_a_no_op(sais):
+def test_fp32_channels_last_close_and_fp32_is_a_no_op(sais,
+                                                     fp32_reference):
     model, batch = sais
     hooks = hook_count(model)
-    ref = predict(model, batch)
+    ref = fp32_reference[0]
     with InferencePrecision(model, 'fp32'):
         assert hook_count(model) == hooks
     with InferencePrecision(model, 'fp32', channels_last=True):

@@ -1,19 +1,56 @@
-"""tools/protocol.py: the plan it runs, skipping what is done, subsets."""
+"""tools/protocol.py: the plan it runs, skipping what is done, subsets.
+
+The tool runs in-process (its ``main``, as ``python tools/protocol.py``
+calls it, with its exit status, stdout and stderr); one refusal also runs
+as a script in a subprocess (the slow tier)."""
 import json
 import os.path as osp
+import sys
+from types import SimpleNamespace
 
-from conftest import run_tool
+import pytest
+
+from conftest import ROOT, load_script, run_tool
 
 
-def test_dry_run_plans_the_missing_probes_of_one_method(tmp_path):
+@pytest.fixture(scope='module')
+def tool():
+    return load_script('tools/protocol.py')
+
+
+@pytest.fixture
+def protocol(tool, capsys, monkeypatch):
+    """``protocol(*argv)``: tools/protocol.py's ``main`` started from the
+    repository root, as run_tool starts the script; returns its exit
+    status, stdout and stderr (as a CompletedProcess has them)."""
+    monkeypatch.chdir(ROOT)  # main changes directory: undone after
+
+    def run(*argv):
+        capsys.readouterr()
+        code = 0
+        try:
+            tool.main(list(argv))
+        except SystemExit as e:
+            if isinstance(e.code, str):  # sys.exit(message)
+                print(e.code, file=sys.stderr)
+                code = 1
+            else:
+                code = e.code or 0
+        out, err = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+    return run
+
+
+def test_dry_run_plans_the_missing_probes_of_one_method(tmp_path, protocol):
     out, work = tmp_path / 'out', tmp_path / 'work'
     done = out / 'probe' / 'sais_lr0.001.json'
     done.parent.mkdir(parents=True)
     done.write_text(json.dumps(dict(method='sais', lr=0.001, device='cpu',
                                     wall_s=1.0, records=[
         dict(iter=30, loss=2.0), dict(iter=40, loss=1.9)])))
-    r = run_tool('tools/protocol.py', '--stage', 'probe', '--method', 'sais',
-                 '--dry-run', '--out', str(out), '--work-root', str(work))
+    r = protocol('--stage', 'probe', '--method', 'sais', '--dry-run',
+                 '--out', str(out), '--work-root', str(work))
     assert r.returncode == 0, r.stderr
     planned = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
     assert len(planned) == 2  # 0.001 is done: 0.003 and 0.01 are left
@@ -21,33 +58,45 @@ def test_dry_run_plans_the_missing_probes_of_one_method(tmp_path):
     assert osp.isfile(out / 'probe' / 'sais_lr0.01.py')
 
 
-def test_train_without_a_probed_lr_says_so(tmp_path):
-    r = run_tool('tools/protocol.py', '--stage', 'train', '--method',
-                 'solov2', '--dry-run', '--out', str(tmp_path))
+def test_train_without_a_probed_lr_says_so(tmp_path, protocol):
+    r = protocol('--stage', 'train', '--method', 'solov2', '--dry-run',
+                 '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert 'solov2: no lr yet (run --stage probe)' in r.stdout
 
 
-def test_unknown_method_is_refused_with_the_known_ones(tmp_path):
-    r = run_tool('tools/protocol.py', '--method', 'no_such_method', '--out',
-                 str(tmp_path))
+def _refuses_unknown_method(r):
     assert r.returncode == 2
     assert "no method 'no_such_method'" in r.stderr and 'sais, yolact' in r.stderr
 
 
-def test_amp_trains_bf16_with_another_folders_lrs(tmp_path):
+def test_unknown_method_is_refused_with_the_known_ones(tmp_path, protocol):
+    _refuses_unknown_method(
+        protocol('--method', 'no_such_method', '--out', str(tmp_path)))
+
+
+@pytest.mark.slow
+def test_unknown_method_is_refused_by_the_script(tmp_path):
+    """The same refusal from ``python tools/protocol.py`` in its own
+    process: the script's entry point and its exit status."""
+    _refuses_unknown_method(run_tool('tools/protocol.py', '--method',
+                                     'no_such_method', '--out',
+                                     str(tmp_path)))
+
+
+def test_amp_trains_bf16_with_another_folders_lrs(tmp_path, protocol):
     probed = tmp_path / 'fp32'
     (probed / 'probe').mkdir(parents=True)
     (probed / 'probe' / 'choice.json').write_text(json.dumps(
         dict(sais=dict(lr=0.003, scores={}))))
     out, work = tmp_path / 'bf16', tmp_path / 'work'
-    r = run_tool('tools/protocol.py', '--stage', 'train', '--method', 'sais',
-                 '--seed', '0', '--amp', '--lr-from', str(probed),
-                 '--dry-run', '--out', str(out), '--work-root', str(work))
+    r = protocol('--stage', 'train', '--method', 'sais', '--seed', '0',
+                 '--amp', '--lr-from', str(probed), '--dry-run', '--out',
+                 str(out), '--work-root', str(work))
     assert r.returncode == 0, r.stderr
     planned = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
     assert len(planned) == 1 and planned[0].endswith('--amp')
     assert 'lr=0.003' in (out / 'runs' / 'sais_s0' / 'config.py').read_text()
-    r = run_tool('tools/protocol.py', '--stage', 'train', '--amp',
-                 '--lr-from', str(tmp_path / 'nowhere'), '--dry-run')
+    r = protocol('--stage', 'train', '--amp', '--lr-from',
+                 str(tmp_path / 'nowhere'), '--dry-run')
     assert r.returncode == 2 and 'no probe/choice.json' in r.stderr

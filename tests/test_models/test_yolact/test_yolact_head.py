@@ -52,11 +52,29 @@ def _predict(model, batch, **test_cfg):
             h.test_cfg = old
 
 
-def test_same_boxes_scores_masks_as_mmdet(peers):
+@pytest.fixture(scope='module')
+def predicted(peers):
+    """``predicted(model, **test_cfg)``: :func:`_predict` on the peers'
+    image, each (model, test_cfg) predicted once per module (the models
+    are in eval mode and never change: the same call gives the same
+    result); the tests only read the results."""
+    _, _, batch = peers
+    cache = {}
+
+    def get(model, **test_cfg):
+        key = (id(model), repr(sorted(test_cfg.items())))
+        if key not in cache:
+            cache[key] = _predict(model, batch, **test_cfg)
+        return cache[key]
+
+    return get
+
+
+def test_same_boxes_scores_masks_as_mmdet(peers, predicted):
     """mmdet-compatible setting: fast_nms and whole-image mask upsampling."""
     ours, theirs, batch = peers
-    a = _predict(ours, batch, mask_paste='image')
-    b = _predict(theirs, batch)
+    a = predicted(ours, mask_paste='image')
+    b = predicted(theirs)
     assert len(a) > 10  # random weights, 3 classes: plenty of detections
     torch.testing.assert_close(a.bboxes, b.bboxes)
     torch.testing.assert_close(a.scores, b.scores)
@@ -66,11 +84,11 @@ def test_same_boxes_scores_masks_as_mmdet(peers):
     assert a.masks.shape == (len(a), h, w)
 
 
-def test_box_paste_gives_mmdets_masks(peers):
+def test_box_paste_gives_mmdets_masks(peers, predicted):
     """The default paste computes only box windows; pixels may differ only
     where the upsampled value is within float rounding of mask_thr."""
-    ours, theirs, batch = peers
-    a, b = _predict(ours, batch), _predict(theirs, batch)
+    ours, theirs, _ = peers
+    a, b = predicted(ours), predicted(theirs)
     assert a.masks.shape == b.masks.shape and a.masks.dtype == torch.bool
     assert b.masks.sum() > 1000
     assert (a.masks != b.masks).sum() <= 1e-6 * b.masks.numel()
@@ -82,11 +100,11 @@ def test_unknown_mask_paste_is_named(peers):
         _predict(ours, batch, mask_paste='roi')
 
 
-def test_cross_class_fast_nms_keeps_one_box_per_place(peers):
-    ours, _, batch = peers
-    per_class = _predict(ours, batch, max_per_img=1000)
-    cross = _predict(ours, batch, max_per_img=1000,
-                     nms=dict(type='cross_class_fast_nms', iou_threshold=0.5))
+def test_cross_class_fast_nms_keeps_one_box_per_place(peers, predicted):
+    ours, _, _ = peers
+    per_class = predicted(ours, max_per_img=1000)
+    cross = predicted(ours, max_per_img=1000,
+                      nms=dict(type='cross_class_fast_nms', iou_threshold=0.5))
     assert 0 < len(cross) < len(per_class)
     from mmdet.structures.bbox import bbox_overlaps
     iou = bbox_overlaps(cross.bboxes, cross.bboxes).triu(1)
@@ -94,11 +112,11 @@ def test_cross_class_fast_nms_keeps_one_box_per_place(peers):
     assert cross.masks.shape[1:] == per_class.masks.shape[1:]
 
 
-def test_standard_nms_overlaps_fast_nms(peers):
-    ours, _, batch = peers
-    fast = _predict(ours, batch, max_per_img=1000)
-    std = _predict(ours, batch, max_per_img=1000,
-                   nms=dict(type='nms', iou_threshold=0.5))
+def test_standard_nms_overlaps_fast_nms(peers, predicted):
+    ours, _, _ = peers
+    fast = predicted(ours, max_per_img=1000)
+    std = predicted(ours, max_per_img=1000,
+                    nms=dict(type='nms', iou_threshold=0.5))
     # Fast NMS may suppress more (through suppressed boxes), never less
     assert 0 < len(fast) <= len(std)
     same = {(tuple(b.tolist()), int(l)) for b, l in

@@ -11,11 +11,10 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 
-from conftest import ROOT, model_inputs, real_dataset
+from conftest import ROOT, load_config, model_inputs, real_dataset
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from projects.yolo_mask import clip_to_image, sample_mask_rois
@@ -29,7 +28,7 @@ MASK7 = osp.join(CONFIGS, 'yolo-mask-step2-mask7_d53_8xb8-12e_coco-416.py')
 
 def _cfg(path):
     register_all_modules()
-    return Config.fromfile(path)
+    return load_config(path)
 
 
 def _build(cfg, **changes):
@@ -37,6 +36,26 @@ def _build(cfg, **changes):
     model_cfg.update(changes)
     torch.manual_seed(0)
     return MODELS.build(model_cfg)
+
+
+@pytest.fixture(scope='module')
+def built():
+    """``built(path)``: ``_build(_cfg(path))`` (seeded, random weights) of
+    the configs the model tests use (STEP1, STEP2, MASK7), each built once
+    per module; a test that changes its model (train mode, BN statistics,
+    an optimiser step) takes ``copy.deepcopy`` of it. Each call leaves
+    torch's random state where the build left it, as a fresh build would."""
+    cache = {}
+
+    def get(path):
+        if path not in cache:
+            model = _build(_cfg(path))
+            cache[path] = model, torch.get_rng_state()
+        model, rng = cache[path]
+        torch.set_rng_state(rng)
+        return model
+
+    return get
 
 
 @pytest.fixture(scope='module')
@@ -74,9 +93,9 @@ def _calibrate_bn(model, samples):
 
 
 @pytest.fixture(scope='module')
-def mask_model(cfg, train_samples):
+def mask_model(built, train_samples):
     """Step 2 ('mask' mode), random weights, BN statistics of two images."""
-    return _calibrate_bn(_build(cfg), train_samples)
+    return _calibrate_bn(copy.deepcopy(built(STEP2)), train_samples)
 
 
 def _without_gt(sample):
@@ -146,8 +165,9 @@ def test_gt_boxes_give_positives_when_nothing_is_detected(
     assert len(result.pos_priors) == len(gt)
 
 
-def test_step2_sgd_step_changes_only_the_mask_branch(cfg, train_samples):
-    model = _build(cfg).train()
+def test_step2_sgd_step_changes_only_the_mask_branch(cfg, built,
+                                                     train_samples):
+    model = copy.deepcopy(built(STEP2)).train()
     assert not model.backbone.training and not model.bbox_head.training
     assert model.mask_head.training
     assert not any(p.requires_grad for p in model.backbone.parameters())
@@ -164,8 +184,8 @@ def test_step2_sgd_step_changes_only_the_mask_branch(cfg, train_samples):
     assert all(not torch.equal(before[k], after[k]) for k in mask)
 
 
-def test_step1_trains_the_detector_only(train_samples):
-    model = _build(_cfg(STEP1)).train()
+def test_step1_trains_the_detector_only(built, train_samples):
+    model = copy.deepcopy(built(STEP1)).train()
     losses = _losses(model, train_samples)
     assert set(losses) == {'loss_cls', 'loss_conf', 'loss_xy', 'loss_wh'}
     assert all(not p.requires_grad for p in model.mask_head.parameters())
@@ -239,8 +259,8 @@ def test_zero_detections_give_an_empty_well_formed_result(
     assert pred.masks.dtype == torch.bool
 
 
-def test_mask7_switch_gives_7x7_logits_and_targets(train_samples):
-    model = _build(_cfg(MASK7)).train()
+def test_mask7_switch_gives_7x7_logits_and_targets(built, train_samples):
+    model = copy.deepcopy(built(MASK7)).train()
     assert model.train_mode == 'mask' and model.mask_feat_level == 0
     assert model.mask_size == (7, 7)
     with torch.no_grad():
@@ -290,9 +310,11 @@ def _last_checkpoint(cfg, name):
 
 
 @pytest.mark.parametrize('path', YOLO_MASK_CONFIGS, ids=osp.basename)
-def test_configs_build_and_chain(path):
+def test_configs_build_and_chain(path, built):
     cfg = _cfg(path)
-    model = MODELS.build(cfg.model)
+    # the three configs the model tests build are built once for both
+    model = built(path) if path in (STEP1, STEP2, MASK7) else \
+        MODELS.build(cfg.model)
     name = osp.basename(path)[:-3]
     algorithm = name.split('_')[0]  # yolo-mask-step1, -step2(-mask7), -e2e
     mode = ('mask' if '-step2' in algorithm else
