@@ -12,11 +12,13 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import get_box_tensor, scale_boxes
 from mmdet.utils import (InstanceList, OptConfigType, OptMultiConfig,
                          reduce_mean)
+from projects.layers.graph_ops import register_graph_postprocess
 from projects.layers.head_outputs import (SINGLE, TRAIN_ONLY, HeadOutputs,
                                           register_head_outputs)
 from projects.layers.mask_bases import register_mask_bases
 from .basis_module import BasisModule
 from .blender import Blender
+from .graph_postprocess import blendmask_graph_postprocess
 from .semantic_target import semantic_targets
 
 
@@ -42,6 +44,7 @@ def centerness_targets(points: Tensor, boxes: Tensor) -> Tensor:
     return ratio.sqrt()
 
 
+@register_graph_postprocess(blendmask_graph_postprocess)
 @register_mask_bases('bases')
 @register_head_outputs(
     HeadOutputs((('bases', SINGLE), ('sem_logits', TRAIN_ONLY))))

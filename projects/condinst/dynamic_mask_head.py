@@ -13,8 +13,10 @@ from mmdet.models.dense_heads import CondInstMaskHead
 from mmdet.models.utils import (aligned_bilinear, multi_apply,
                                 relative_coordinate_maps)
 from mmdet.registry import MODELS
+from projects.layers.graph_ops import register_graph_postprocess
 from projects.layers.head_outputs import (SINGLE, HeadOutputs,
                                           register_head_outputs)
+from .graph_postprocess import condinst_graph_postprocess
 
 
 def dynamic_layer_channels(in_channels: int, width: int, depth: int,
@@ -63,6 +65,7 @@ def dynamic_param_count(in_channels: int = 8, width: int = 8, depth: int = 3,
     return sum(i * o + o for i, o in zip(chans[:-1], chans[1:]))
 
 
+@register_graph_postprocess(condinst_graph_postprocess)
 @register_head_outputs(HeadOutputs((('mask_feats', SINGLE), ), split=True))
 @MODELS.register_module()
 class ZooCondInstMaskHead(CondInstMaskHead):

@@ -5,6 +5,7 @@ benchmark or deploy module."""
 from .class_table import ClassTable
 from .conv_bn_fusion import FusedConvBN, conv_bn_pairs
 from .fp32_modules import Fp32Modules, Fp32Outputs, fp32_only_types, to_fp32
+from .graph_ops import GRAPH_POSTPROCESS, register_graph_postprocess
 from .head_outputs import (HEAD_OUTPUTS, LEVELS, SINGLE, TRAIN_ONLY,
                            HeadOutputs, head_outputs, register_head_outputs)
 from .mask_bases import MASK_BASES, mask_bases_of, register_mask_bases
@@ -15,7 +16,8 @@ from .stage_map import (SINGLE_STAGE, STAGE_MAPS, TWO_STAGE, StageMap,
                         register_stage_map, stage_map_of)
 
 __all__ = [
-    'ClassTable', 'FusedConvBN', 'conv_bn_pairs', 'Fp32Modules',
+    'ClassTable', 'GRAPH_POSTPROCESS', 'register_graph_postprocess',
+    'FusedConvBN', 'conv_bn_pairs', 'Fp32Modules',
     'Fp32Outputs', 'fp32_only_types', 'to_fp32', 'HEAD_OUTPUTS', 'LEVELS',
     'SINGLE', 'TRAIN_ONLY', 'HeadOutputs', 'head_outputs',
     'register_head_outputs', 'MASK_BASES', 'mask_bases_of',

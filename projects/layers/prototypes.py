@@ -139,9 +139,8 @@ def crop_masks(masks: Tensor,
         the scaled box; a box smaller than one mask pixel keeps the pixel
         that contains its centre, so no instance loses its whole mask.
     """
-    n, h, w = masks.shape
-    if n == 0:
-        return masks
+    # no branch on n: the ONNX graph traced from this holds for any n
+    h, w = masks.shape[-2:]
     b = boxes.to(masks.dtype) * scale
     cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
     # at least one pixel wide/high around the box centre

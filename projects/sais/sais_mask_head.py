@@ -10,13 +10,16 @@ from mmdet.models.dense_heads.base_mask_head import BaseMaskHead
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import scale_boxes
 from mmdet.utils import InstanceList, OptConfigType, OptMultiConfig
+from projects.layers.graph_ops import register_graph_postprocess
 from projects.layers.head_outputs import (SINGLE, HeadOutputs,
                                           register_head_outputs)
 from projects.layers.mask_bases import register_mask_bases
 from projects.layers.prototypes import (Protonet, assemble_masks, crop_masks,
                                         paste_masks)
+from .graph_postprocess import sais_graph_postprocess
 
 
+@register_graph_postprocess(sais_graph_postprocess)
 @register_mask_bases('prototypes')
 @register_head_outputs(HeadOutputs((('prototypes', SINGLE), )))
 @MODELS.register_module()

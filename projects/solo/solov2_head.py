@@ -6,10 +6,13 @@ from torch import Tensor
 
 from mmdet.models.dense_heads import SOLOV2Head
 from mmdet.registry import MODELS
+from projects.layers.graph_ops import register_graph_postprocess
+from .graph_postprocess import solov2_graph_postprocess
 from .grid_postprocess import cell_strides, grid_predict
 from .solo_heads import GridCheckMixin
 
 
+@register_graph_postprocess(solov2_graph_postprocess)
 @MODELS.register_module()
 class ZooSOLOV2Head(GridCheckMixin, SOLOV2Head):
     """SOLOv2 head (Wang et al., "SOLOv2: Dynamic and Fast Instance

@@ -14,14 +14,17 @@ from mmdet.models.dense_heads.yolact_head import InterpolateModule
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import InstanceList
+from projects.layers.graph_ops import register_graph_postprocess
 from projects.layers.head_outputs import (PROTONET_OUTPUTS, HeadOutputs,
                                           register_head_outputs)
 from projects.layers.prototypes import paste_masks
+from .graph_postprocess import yolact_graph_postprocess
 
 
 MASK_PASTE = ('box', 'image')
 
 
+@register_graph_postprocess(yolact_graph_postprocess)
 @register_head_outputs(HeadOutputs(PROTONET_OUTPUTS, split=True))
 @MODELS.register_module()
 class ZooYOLACTProtonet(YOLACTProtonet):

@@ -1,7 +1,7 @@
 """Export a model's dense network to ONNX and check it against PyTorch.
 
     python tools/deployment/export_onnx.py CONFIG CKPT --out model.onnx
-        [--shape H W] [--image IMAGE] [--opset 17] [--time N]
+        [--end2end] [--shape H W] [--image IMAGE] [--opset 17] [--time N]
         [--int8 CALIB_DIR] [--calib-images 8] [--eval-images 4]
         [--score-thr 0.3] [--cfg-options KEY=VALUE ...]
 
@@ -11,7 +11,15 @@ of a file takes the layers' seeded random initialisation (torch's default
 per layer, seed 0; not ``init_weights``, with which an untrained SOLO
 detects nothing), to check an export without a trained model.
 
-The graph takes one fixed-shape batch (1, 3, H, W): ``--shape`` or, by
+``--end2end`` writes one graph from the image to the detections:
+post-processing (decoding, NMS / Fast NMS / Matrix NMS, mask assembly,
+crop and paste) inside, in standard ONNX operations, and the input size,
+mean/std, class names and thresholds in the file's metadata, so that
+tools/deployment/ort_run.py (onnxruntime, numpy and OpenCV only) runs it
+(:mod:`projects.deploy.end2end`). It prints how its detections agree with
+``model.predict`` at the input size; ``--time N`` times it against torch.
+
+Without ``--end2end``, the graph takes one fixed-shape batch (1, 3, H, W): ``--shape`` or, by
 default, the config's test resize rounded up to its padding divisor
 (384 x 384 for the zoo's small-data configs); images are resized by the
 test pipeline and padded to it (:mod:`projects.deploy.inputs`).
@@ -59,6 +67,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'for seeded random weights (to check an export '
                         'without a trained model)')
     parser.add_argument('--out', required=True, help='the .onnx file')
+    parser.add_argument('--end2end', action='store_true',
+                        help='post-processing inside the graph (image in, '
+                        'detections out), for tools/deployment/ort_run.py')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='fixed input size in pixels (default: the '
                         "config's test resize)")
@@ -78,12 +89,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '(default 4; --image gives one)')
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='int8 comparison: detections scoring at least '
-                        'this (default 0.3)')
+                        "this; --end2end: the runner's default threshold, "
+                        'stored in the file (default 0.3)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, key=value')
     args = parser.parse_args(argv)
     if args.shape and min(args.shape) < 32:
         parser.error(f'--shape {args.shape}: at least 32 pixels a side')
+    if args.end2end and args.int8:
+        parser.error('--int8 applies to the network-only export; '
+                     '--end2end graphs are fp32')
     if args.time < 0 or args.calib_images < 1 or args.eval_images < 1:
         parser.error('--time must be >= 0, --calib-images and '
                      '--eval-images >= 1')
@@ -190,6 +205,53 @@ def export_int8(args, cfg, model, ort32, timed: dict) -> dict:
     return result
 
 
+def export_end2end_tool(args, cfg, model, net, data, shape) -> dict:
+    """``--end2end``: write the graph, compare it with ``model.predict`` on
+    ``data`` (input size), time both with ``--time``."""
+    import onnxruntime as ort
+    import torch
+
+    from projects.deploy import (end2end_instances, end2end_metadata,
+                                 export_end2end, match_detections)
+    x, samples = data['inputs'], data['data_samples']
+    meta = end2end_metadata(cfg, model, shape, args.score_thr)
+    start = time.perf_counter()
+    try:
+        export_end2end(net, args.out, x, meta, opset=args.opset)
+    except (NotImplementedError, ValueError) as e:
+        sys.exit(f'error: {args.config}: {e}')
+    export_s = time.perf_counter() - start
+    size_mib = osp.getsize(args.out) / 2**20
+    print(f'wrote {args.out} (end-to-end, {size_mib:.1f} MiB, opset '
+          f'{args.opset}) in {export_s:.1f} s')
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(args.out, options,
+                                   providers=['CPUExecutionProvider'])
+    feed = {'inputs': x.numpy()}
+    mask_thr = float(meta['mask_thr'])
+    got = end2end_instances(session.run(None, feed), mask_thr)
+    with torch.no_grad():
+        ref = model.predict(x, copy.deepcopy(samples),
+                            rescale=False)[0].pred_instances
+    agree = match_detections(ref, got)
+    print(agreement_line('torch vs end-to-end onnxruntime', agree))
+    result = dict(export_s=export_s, size_mib=size_mib, agreement=agree)
+    if args.time:
+        with torch.no_grad():
+            result['torch_ms'] = median_ms(
+                lambda: model.predict(x, copy.deepcopy(samples),
+                                      rescale=False), args.time)
+        result['ort_ms'] = median_ms(lambda: session.run(None, feed),
+                                     args.time)
+        print(f'latency, batch 1, median of {args.time} ({shape[0]}x'
+              f'{shape[1]}, {torch.get_num_threads()} threads, '
+              f'{agree["num_ref"]} detections): torch eager '
+              f'{result["torch_ms"]:.1f} ms, end-to-end onnxruntime '
+              f'{result["ort_ms"]:.1f} ms')
+    return result
+
+
 def main(argv: Optional[List[str]] = None) -> dict:
     """Run the tool; returns the measured values (for tests).
 
@@ -238,6 +300,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         net = with_standard_dcn(model)
         print(f'{len(dcn)} DCNv2 layers exported as GridSampleDCNv2 '
               '(standard ONNX ops, projects/deploy/dcn.py)')
+    if args.end2end:
+        return export_end2end_tool(args, cfg, model, net, data, shape)
     start = time.perf_counter()
     try:
         outs = export_onnx(net, args.out, x, opset=args.opset)
