@@ -25,3 +25,6 @@ echo "[main] testing $CKPT"
 "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" --eval bbox segm
 END=$(date +%s)
 echo "[main] train $((TRAINED - START)) s, test $((END - TRAINED)) s"
+# the AP just measured beside the committed run's (configs/*/metafile.yml)
+METRICS=$(ls -t "$WORK"/*/test_metrics.json | head -1)
+"$PY" tools/misc/reproduced.py "$CONFIG" "$METRICS"

@@ -71,7 +71,8 @@ def main():
     from mmdet.utils import setup_cache_size_limit_of_dynamo
     from projects.apis.preflight import check_annotated_data
     from projects.apis.run_checks import (ConfigCheckError,
-                                          check_model_types, check_work_dir,
+                                          check_model_types,
+                                          check_pretrained, check_work_dir,
                                           load_tool_config)
     from projects.engine.checkpoint import (UnreadableCheckpointError,
                                             UnsafeCheckpointError,
@@ -147,6 +148,7 @@ def main():
 
     try:
         check_model_types(cfg)
+        check_pretrained(cfg)
         check_annotated_data(cfg, ['train_dataloader', 'val_dataloader'])
         check_work_dir(cfg.work_dir, bool(args.resume), args.overwrite)
     except ConfigCheckError as e:

@@ -18,11 +18,11 @@ PUBLIC_DATA = {
     'fruits_nuts': 'the public GitHub repository '
     'Tony607/mmdetection_instance_segmentation_demo (data/images/*.jpg and '
     'data/trainval.json; train.json/val.json are the split described in '
-    '../shared/data/fruits_nuts/SOURCE.md)',
+    'data/fruits_nuts/SOURCE.md)',
     'feral_cats': 'the public GitHub repository '
     'pcashman21/feral-cat-segmentation-dataset-and-model (valid/ and test/ '
     'of the YOLOv8 export, converted as '
-    '../shared/data/feral_cats/SOURCE.md describes)',
+    'data/feral_cats/SOURCE.md describes)',
     'coco-mini': 'the public GitHub repository Obmutescence/COCO-MINI '
     '(COCO 2017 layout)',
     'coco': "COCO 2017 from the COCO project's download page "
@@ -128,6 +128,64 @@ def check_model_types(cfg: Config) -> None:
             raise ConfigCheckError(
                 f'{cfg.filename}: {key}.type={node["type"]!r} is not a '
                 f'registered model type.{hint}')
+
+
+#: the offline ResNet-50 init that tools/setup.sh writes (the small-data
+#: configs' ``selfsup_init``)
+OFFLINE_RESNET50 = 'checkpoints/resnet50_augnet_selfsup.pth'
+
+
+def _pretrained(node, key: str) -> Iterator[Tuple[str, str]]:
+    """``(key, checkpoint)`` of every ``init_cfg`` of type ``Pretrained``
+    under ``node`` (dicts and lists of dicts)."""
+    if isinstance(node, Mapping):
+        init = node.get('init_cfg')
+        for i, item in enumerate(init if isinstance(init, list) else [init]):
+            if isinstance(item, Mapping) and \
+                    item.get('type') == 'Pretrained' and item.get('checkpoint'):
+                at = f'{key}.init_cfg' + (f'[{i}]' if isinstance(init, list)
+                                          else '')
+                yield f'{at}.checkpoint', str(item['checkpoint'])
+        for k, v in node.items():
+            if k != 'init_cfg':
+                yield from _pretrained(v, f'{key}.{k}')
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _pretrained(v, f'{key}[{i}]')
+
+
+def check_pretrained(cfg: Config) -> None:
+    """Check that every ``Pretrained`` init of the model can be loaded
+    here, before the Runner builds the model.
+
+    Two cases fail for certain and are refused: ``torchvision://`` weights
+    when torchvision is not installed (the zoo's set-up installs none;
+    MMEngine then dies with ``ModuleNotFoundError`` deep in its loader),
+    and a local file that does not exist. URLs are left to MMEngine (they
+    need the internet, which a user may have).
+
+    Raises:
+        ConfigCheckError: naming the key, the checkpoint, why it cannot
+            load and the offline init to use instead.
+    """
+    import importlib.util
+    offline = (f'use the offline ResNet-50 init that tools/setup.sh writes: '
+               f"set that key to '{OFFLINE_RESNET50}' (what the small-data "
+               "configs' `_base_.selfsup_init` does, see docs/datasets.md)")
+    for key, ckpt in _pretrained(cfg.get('model'), 'model'):
+        if ckpt.startswith('torchvision://'):
+            if importlib.util.find_spec('torchvision') is None:
+                raise ConfigCheckError(
+                    f'{cfg.filename}: {key}={ckpt!r} cannot load here: '
+                    "MMEngine loads 'torchvision://' weights through "
+                    'torchvision, which this set-up does not install, and '
+                    f'downloads them from the internet; {offline}, or '
+                    "'init_cfg=None' to start from random weights")
+        elif '://' not in ckpt and not osp.isfile(ckpt):
+            hint = (' (run `bash tools/setup.sh`, which writes it)'
+                    if ckpt == OFFLINE_RESNET50 else '')
+            raise ConfigCheckError(
+                f'{cfg.filename}: {key}={ckpt!r}: no such file{hint}')
 
 
 def check_work_dir(work_dir: str, resume: bool, overwrite: bool) -> None:
