@@ -106,6 +106,7 @@ def test_variant_names():
         parse_variant('int8')
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not BF16, reason='no bf16 on this CPU')
 def test_precision_table_from_a_real_timing(tiny_sais, roofline,  # noqa
                                             tmp_path):

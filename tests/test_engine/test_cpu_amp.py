@@ -36,6 +36,7 @@ def batches(cfg, n, size=None):
     return [pseudo_collate([ds[2 * i], ds[2 * i + 1]]) for i in range(n)]
 
 
+@pytest.mark.slow
 @needs_bf16
 def test_bf16_steps_train_in_bf16_with_fp32_state(fruits_nuts):
     cfg = Config.fromfile(TINY_CFG)
@@ -71,6 +72,7 @@ def test_bf16_steps_train_in_bf16_with_fp32_state(fruits_nuts):
                       for s in state.values()} == {torch.float32}
 
 
+@pytest.mark.slow
 @needs_bf16
 def test_channels_last_steps_compute_what_nchw_steps_compute(fruits_nuts):
     cfg = Config.fromfile(TINY_CFG)

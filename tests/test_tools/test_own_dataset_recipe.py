@@ -24,7 +24,7 @@ def recipe_config() -> str:
     return re.search(r'```python\n(.*?)```', section, re.S).group(1)
 
 
-def one_class_dataset(root: str, train: int = 4, val: int = 2) -> None:
+def one_class_dataset(root: str, train: int = 2, val: int = 1) -> None:
     """``root``/images (links to feral_cats photos), train.json and
     val.json: the first images of feral_cats' train split."""
     src = osp.join(DATA, 'feral_cats')
@@ -86,7 +86,7 @@ def test_recipe_trains_as_written(tmp_path):
     r = run_tool('tools/misc/check_dataset.py', str(config))
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     work = tmp_path / 'work'
-    # one epoch of the 4 images (2 iterations), its validation at the end
+    # one epoch of the 2 images (1 iteration), its validation at the end
     r = run_tool('tools/train.py', str(config), '--work-dir', str(work),
                  '--cfg-options', 'train_cfg.max_epochs=1')
     log = r.stdout + r.stderr

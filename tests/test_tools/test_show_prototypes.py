@@ -218,6 +218,7 @@ def test_no_detection_draws_the_maps_only(extracted, name):
     assert len(build_figure(data, image).axes) == figure_panels(data) == 1 + k
 
 
+@pytest.mark.slow
 def test_tool_main_writes_png_and_stops_early(extracted, tmp_path,
                                               fruits_nuts):
     """The tool in-process: a PNG from the tiny SAIS; clear errors for a

@@ -44,6 +44,7 @@ def feral_cats_batch():
     return [ds[0], ds[1]]
 
 
+@pytest.mark.slow
 def test_first_mask_logits_are_not_saturated(feral_cats_batch):
     """With the recipe, under 5% of the positives' first mask logits are
     beyond +-4 (sigmoid under 0.02 or over 0.98), so the dice loss starts

@@ -184,6 +184,7 @@ def test_step2_sgd_step_changes_only_the_mask_branch(cfg, built,
     assert all(not torch.equal(before[k], after[k]) for k in mask)
 
 
+@pytest.mark.slow
 def test_step1_trains_the_detector_only(built, train_samples):
     model = copy.deepcopy(built(STEP1)).train()
     losses = _losses(model, train_samples)
@@ -192,6 +193,7 @@ def test_step1_trains_the_detector_only(built, train_samples):
     assert all(p.requires_grad for p in model.backbone.parameters())
 
 
+@pytest.mark.slow
 def test_e2e_sums_both_losses(cfg, train_samples):
     model = _build(cfg, train_mode='e2e').train()
     losses = _losses(model, train_samples)
@@ -259,6 +261,7 @@ def test_zero_detections_give_an_empty_well_formed_result(
     assert pred.masks.dtype == torch.bool
 
 
+@pytest.mark.slow
 def test_mask7_switch_gives_7x7_logits_and_targets(built, train_samples):
     model = copy.deepcopy(built(MASK7)).train()
     assert model.train_mode == 'mask' and model.mask_feat_level == 0
