@@ -40,7 +40,7 @@ from typing import Dict, List, Optional
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-COLUMNS = ('method', 'images', f'dets >= thr torch / ORT', 'matched',
+COLUMNS = ('method', 'images', 'dets >= thr torch / ORT', 'matched',
            'min box IoU', 'min mask IoU', 'mask AP torch / ORT',
            'box AP torch / ORT', 'MiB', 'ORT fp32 ms', 'torch fp32 ms',
            'torch bf16 fused ms', 'CPU')
@@ -120,7 +120,6 @@ def median_ms(fn, runs: int) -> float:
 def main(argv: Optional[List[str]] = None) -> Dict:
     args = parse_args(argv)
     import cv2
-    import numpy as np
     import onnxruntime as ort
     import torch
     from mmengine.config import Config
