@@ -148,8 +148,8 @@ def main():
 
     try:
         check_model_types(cfg)
-        check_pretrained(cfg)
         check_annotated_data(cfg, ['train_dataloader', 'val_dataloader'])
+        check_pretrained(cfg)  # after the data: name a missing data first
         check_work_dir(cfg.work_dir, bool(args.resume), args.overwrite)
     except ConfigCheckError as e:
         sys.exit(f'error: {e}')
