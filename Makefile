@@ -1,7 +1,7 @@
 # make main : set up (first time ~15 min on 2 CPU cores) and train + test
 #             SAIS on fruits_nuts
 # make test : set up if needed and run the full test suite (what CI runs)
-# make test-fast : the fast tier, pytest -m "not slow" (about a minute)
+# make test-fast : the fast tier, pytest -m "not slow" (about 1.5 minutes)
 PY := $(or $(ZOO_VENV),$(CURDIR)/.venv)/bin/python
 
 .PHONY: setup main test test-fast
