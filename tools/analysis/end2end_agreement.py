@@ -34,7 +34,6 @@ import json
 import os
 import os.path as osp
 import sys
-import time
 from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -61,21 +60,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def ort_runner():
-    """tools/deployment/ort_run.py as a module (its code, not a copy)."""
-    path = osp.join(ROOT, 'tools', 'deployment', 'ort_run.py')
-    spec = importlib.util.spec_from_file_location('ort_run', path)
+def load_tool(rel: str):
+    """A script under tools/ as a module (its code, not a copy):
+    ``deployment/ort_run.py`` for the runner's pre- and post-processing,
+    ``deployment/export_onnx.py`` for its ``median_ms``."""
+    path = osp.join(ROOT, 'tools', rel)
+    spec = importlib.util.spec_from_file_location(
+        osp.basename(rel)[:-3], path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def cpu_name() -> str:
-    with open('/proc/cpuinfo') as f:
-        for line in f:
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    return 'unknown CPU'
 
 
 def coco_ap(coco_gt, records: List[dict], iou_type: str) -> float:
@@ -107,16 +101,6 @@ def to_records(img_id: int, cat_ids: List[int], boxes, scores, labels,
     return out
 
 
-def median_ms(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return sorted(times)[len(times) // 2]
-
-
 def main(argv: Optional[List[str]] = None) -> Dict:
     args = parse_args(argv)
     import cv2
@@ -129,12 +113,14 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     import projects  # noqa: F401 registers the zoo
     from projects.apis import load_detector
     from projects.benchmark.markdown_blocks import write_block
+    from projects.benchmark.roofline import cpu_name
     from projects.deploy import (dcn_layers, end2end_metadata,
                                  export_end2end, fixed_input_shape,
                                  load_batch, match_detections,
                                  with_standard_dcn)
     from projects.engine.inference_precision import InferencePrecision
-    runner = ort_runner()
+    runner = load_tool('deployment/ort_run.py')
+    median_ms = load_tool('deployment/export_onnx.py').median_ms
 
     cfg = Config.fromfile(args.config)
     model = load_detector(cfg, args.checkpoint)
