@@ -422,21 +422,6 @@ def mask_boxes(masks: Tensor) -> Tensor:
                        boxes.new_zeros(()))
 
 
-def keep_scored(*tensors: Tensor, scores: Tensor) -> List[Tensor]:
-    """Rows of ``tensors`` whose score is above 0 (the masked candidates
-    out), the one data-dependent shape of a graph with no NMS.
-
-    Args:
-        tensors (Tensor): each shape (n, ...).
-        scores (Tensor): shape (n,).
-
-    Returns:
-        list[Tensor]: the kept rows of each tensor, then of ``scores``.
-    """
-    rows = (scores > 0).nonzero()[:, 0]
-    return [t[rows] for t in tensors] + [scores[rows]]
-
-
 def upsample_probs(probs: Tensor, size: Sequence[int]) -> Tensor:
     """Mask probabilities (n, h, w) to (n, H, W), bilinear with
     ``align_corners=False``, as the heads' ``paste_masks`` and
