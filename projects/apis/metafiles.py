@@ -67,7 +67,9 @@ class ModelEntry:
             the row and its runs; ``Prototypes`` (bool, default false): the
             method has a prototype mask branch (``mask_head.protonet``),
             whose statistics the protocol logs; ``Masks`` (bool, default
-            true): false for a box detector. Empty for other configs.
+            true): false for a box detector; ``Claims`` (tuple[Claim],
+            default none): the source documents' comparisons with other
+            rows. Empty for other configs.
         results (list[dict]): ``Results``: each a ``Task``, ``Dataset``
             and ``Metrics`` mapping (the paper's figures where the Model
             has ``Reported In``).
@@ -80,6 +82,35 @@ class ModelEntry:
     file: str
     protocol: Dict[str, Any] = field(default_factory=dict)
     results: List[Dict[str, Any]] = field(default_factory=list)
+
+
+#: A claim's metric: the protocol figure it compares and whether more is
+#: better. ``mask AP`` / ``box AP``: mean over seeds (%); ``ms/img``:
+#: median inference latency; ``train memory``: peak training memory (MiB).
+CLAIM_METRICS = {'mask AP': True, 'box AP': True, 'ms/img': False,
+                 'train memory': False}
+#: How a claim relates the declaring method to the other: its figure is
+#: higher (``Above``), lower (``Below``) or the same within the seed spread
+#: (``About``).
+CLAIM_RELATIONS = ('Above', 'Below', 'About')
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A source document's comparison of two protocol rows, declared by
+    the method that makes it (``Protocol: {Claims: [...]}`` in its
+    metafile), e.g. SAIS's mask AP above YOLACT's (SAIS paper, Table IV).
+
+    Attributes:
+        metric (str): a key of :data:`CLAIM_METRICS`.
+        relation (str): one of :data:`CLAIM_RELATIONS`.
+        other (str): the protocol ``Key`` it is compared with.
+        source (str): the document, section or table that claims it.
+    """
+    metric: str
+    relation: str
+    other: str
+    source: str
 
 
 def default_root() -> str:
@@ -192,6 +223,14 @@ class MethodIndex:
                     f'{key!r} is also declared by {rows[key].name!r} in '
                     f'{rows[key].file}')
             rows[key] = model
+        for model in rows.values():
+            for claim in model.protocol.get('Claims', ()):
+                if claim.other not in rows or claim.other == \
+                        model.protocol['Key']:
+                    raise MetafileError(
+                        f'{model.file}: Model {model.name!r}: a Claim '
+                        f'compares with {claim.other!r}, which is no other '
+                        f'Protocol Key (declared: {", ".join(rows)})')
         return rows
 
     def normalise(self, config_path: str) -> str:
@@ -277,7 +316,29 @@ def _results(entry: dict, path: str) -> List[Dict[str, Any]]:
     return [dict(r) for r in results]
 
 
-PROTOCOL_FIELDS = {'Key': str, 'Prototypes': bool, 'Masks': bool}
+PROTOCOL_FIELDS = {'Key': str, 'Prototypes': bool, 'Masks': bool,
+                   'Claims': list}
+
+
+def _claims(entries: list, where: str) -> Tuple[Claim, ...]:
+    """``Claims`` entries, each ``{Metric: M, <Relation>: KEY, Source:
+    S}``, as :class:`Claim` s."""
+    claims = []
+    for entry in entries:
+        relations = [r for r in CLAIM_RELATIONS
+                     if isinstance(entry, dict) and r in entry]
+        if not (isinstance(entry, dict) and len(relations) == 1
+                and entry.get('Metric') in CLAIM_METRICS
+                and isinstance(entry[relations[0]], str)
+                and isinstance(entry.get('Source'), str)
+                and len(entry) == 3):
+            raise MetafileError(
+                f'{where}: Claims: {entry!r}; each needs Metric (one of '
+                f'{", ".join(CLAIM_METRICS)}), one of '
+                f'{", ".join(CLAIM_RELATIONS)} (a Protocol Key) and Source')
+        claims.append(Claim(entry['Metric'], relations[0],
+                            entry[relations[0]], entry['Source']))
+    return tuple(claims)
 
 
 def _protocol(entry: dict, path: str, config: Optional[str]) -> dict:
@@ -295,7 +356,10 @@ def _protocol(entry: dict, path: str, config: Optional[str]) -> dict:
             raise MetafileError(
                 f'{where}: {name}: {value!r}; fields: ' + ', '.join(
                     f'{k} ({t.__name__})' for k, t in PROTOCOL_FIELDS.items()))
-    return dict(proto)
+    proto = dict(proto)
+    if 'Claims' in proto:
+        proto['Claims'] = _claims(proto['Claims'], where)
+    return proto
 
 
 def _collection(entry: dict, path: str) -> Collection:

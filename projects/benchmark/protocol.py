@@ -31,7 +31,7 @@ import math
 import os
 import os.path as osp
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 
@@ -51,12 +51,16 @@ class Method:
         masks (bool): the method predicts masks; False for a box detector
             (FCOS), whose mask AP the report leaves out instead of
             counting COCO's 0.
+        claims (tuple[Claim]): the source documents' comparisons of this
+            method with other rows (:class:`projects.apis.metafiles.
+            Claim`), checked by the report of a converged protocol.
     """
     key: str
     config: str
     seeds: Tuple[int, ...] = (0, )
     prototypes: bool = False
     masks: bool = True
+    claims: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,8 @@ def metafile_methods(order: Sequence[str] = (),
     return tuple(
         Method(key, rows[key].config, tuple(seeds.get(key, (0, ))),
                bool(rows[key].protocol.get('Prototypes', False)),
-               bool(rows[key].protocol.get('Masks', True)))
+               bool(rows[key].protocol.get('Masks', True)),
+               tuple(rows[key].protocol.get('Claims', ())))
         for key in keys)
 
 
@@ -175,9 +180,9 @@ RUN_ORDER = ('sais', 'sais_rt', 'yolact', 'yolactpp', 'solov2', 'condinst',
 FERAL_CATS_24E = Protocol(
     name='feral_cats_24e',
     methods=tuple(
-        Method(m.key, m.config.replace('1xb2-200i', '1xb2-24e'),
-               (0, 1, 2) if m.key in ('sais', 'yolact', 'mask_rcnn') else
-               (0, ), m.prototypes, m.masks)
+        replace(m, config=m.config.replace('1xb2-200i', '1xb2-24e'),
+                seeds=(0, 1, 2) if m.key in ('sais', 'yolact', 'mask_rcnn')
+                else (0, ))
         for m in sorted(FERAL_CATS.methods, key=lambda m: RUN_ORDER.index(
             m.key) if m.key in RUN_ORDER else len(RUN_ORDER))),
     val_at=tuple(range(192, 2305, 192)),

@@ -1,6 +1,8 @@
 """The protocol's report: Table IV with mean ± std over seeds, the lr
-probe, learning curves and the cost, from what ``tools/protocol.py``
-wrote into a results folder (:mod:`projects.benchmark.protocol`).
+probe, learning curves, the cost and, for a converged protocol, whether
+the source documents' claims hold (:mod:`projects.benchmark.claims`),
+from what ``tools/protocol.py`` wrote into a results folder
+(:mod:`projects.benchmark.protocol`).
 
 Nothing is typed in: every figure is read from the folder's probe and run
 records and, for latency and memory, from the newest ``memory/*/
@@ -15,6 +17,7 @@ import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 from projects.apis.metafiles import MethodIndex
+from .claims import claim_lines
 from .headline import MEMORY_KEY
 from .markdown_blocks import has_block, markers, write_block
 from .protocol import (Protocol, RunRecord, load_choices, lr_tag, probe_name,
@@ -256,6 +259,9 @@ def report_content(proto: Protocol, out: str) -> Tuple[str, str]:
           ['- no pair with paper figures benchmarked yet']), '',
         '### Differences against the spread', '',
         *(separations(proto, runs) or ['- no two methods with 2+ seeds']),
+        *(['', "### The source documents' claims", '',
+           *(claim_lines(proto, runs, bench, index) or
+             ['- no method declares a claim'])] if proto.plateau else []),
         '', f'![learning curves]({CURVES})' if runs else '', '',
         '## lr probe (mean training loss, iterations '
         f'{proto.probe_window[0] + 1}-{proto.probe_window[1]})', '',

@@ -204,6 +204,48 @@ def test_malformed_protocol_field_names_the_file(tmp_path, body, match):
         MethodIndex(str(tmp_path / 'configs'))
 
 
+@pytest.mark.parametrize('claim, match', [
+    ('{Metric: speed, Above: x, Source: s}', 'each needs Metric'),
+    ('{Metric: mask AP, Above: x, Below: y, Source: s}', 'one of Above'),
+    ('{Metric: mask AP, Above: x}', 'and Source'),
+])
+def test_malformed_claim_names_the_file(tmp_path, claim, match):
+    _protocol_metafile(tmp_path / 'configs',
+                       f'    Protocol: {{Key: new, Claims: [{claim}]}}\n')
+    with pytest.raises(MetafileError, match=r"new/metafile.yml: Model "
+                       r"'new_feral': Protocol: Claims: .*" + match):
+        MethodIndex(str(tmp_path / 'configs'))
+
+
+def test_claim_about_an_undeclared_row_names_the_file(tmp_path):
+    configs = tmp_path / 'configs'
+    _protocol_metafile(configs, '    Protocol: {Key: new, Claims: [{Metric: '
+                       'mask AP, Above: yolact, Source: s}]}\n')
+    with pytest.raises(MetafileError, match="new/metafile.yml: Model "
+                       "'new_feral': a Claim compares with 'yolact', which "
+                       "is no other Protocol Key"):
+        MethodIndex(str(configs)).protocol_rows()
+
+
+def test_repository_claims_cite_a_source_and_name_protocol_rows():
+    """The source documents' claims the converged report checks: SAIS
+    above YOLACT in mask AP and below it in training memory (SAIS paper,
+    Table IV), CondInst, BlendMask and YOLACT++ above YOLACT, SOLOv2 above
+    SOLO, each RT variant faster than its base."""
+    methods = {m.key: m for m in metafile_methods(TABLE_ORDER)}
+    got = {(k, c.metric, c.relation, c.other)
+           for k, m in methods.items() for c in m.claims}
+    assert {('sais', 'mask AP', 'Above', 'yolact'),
+            ('sais', 'train memory', 'Below', 'yolact'),
+            ('condinst', 'mask AP', 'Above', 'yolact'),
+            ('blendmask', 'mask AP', 'Above', 'yolact'),
+            ('solov2', 'mask AP', 'Above', 'solo'),
+            ('sais_rt', 'ms/img', 'Below', 'sais'),
+            ('blendmask_rt', 'ms/img', 'Below', 'blendmask'),
+            ('condinst_rt', 'ms/img', 'Below', 'condinst')} <= got
+    assert 'Table IV' in next(c.source for c in methods['sais'].claims)
+
+
 def test_protocol_key_declared_twice(tmp_path):
     configs = tmp_path / 'configs'
     _protocol_metafile(configs, '    Protocol: {Key: new}\n'

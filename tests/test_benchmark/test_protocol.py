@@ -300,3 +300,76 @@ def test_memory_ratio_against_the_papers():
     assert lines[0].startswith('- SAIS / YOLACT: training state 800 / 1000 '
                                'MiB = **0.80**; peak memory 1500 / 1600 MiB '
                                '= 0.94; papers 1.8 / 3.8 GB = 0.47')
+
+
+def test_claims_verdicts_against_the_seed_spread():
+    """A claim holds or not by the means; with 2+ seeds on both sides it
+    says whether the gap is beyond the summed standard deviations; an
+    About claim is judged only with a spread; a missing figure is pending;
+    a speed claim adds the accuracy it costs."""
+    from projects.apis.metafiles import Claim
+    from projects.benchmark.claims import claim_lines, claim_verdict
+    from projects.benchmark.tables import ResultRow
+    above = Claim('mask AP', 'Above', 'yolact', 'SAIS paper, Table IV')
+
+    def row(*aps, ms=None, state=None):
+        return ResultRow(method='m', config='c.py',
+                         ap={'segm_mAP': list(aps)},
+                         latency=None if ms is None else dict(median=ms),
+                         state_mib=state)
+
+    line = claim_verdict(above, 'SAIS', 'YOLACT', row(11, 12, 13),
+                         row(8, 9, 10))
+    assert line == ('- SAIS mask AP above YOLACT (SAIS paper, Table IV): '
+                    '12.0 vs 9.0 (+3.0): **holds**, beyond the seed spread '
+                    '(1.0 + 1.0)')
+    line = claim_verdict(above, 'SAIS', 'YOLACT', row(9, 10, 11),
+                         row(10, 11, 12))
+    assert line.endswith('10.0 vs 11.0 (-1.0): **does not hold**, within '
+                         'the seed spread (1.0 + 1.0)')
+    assert claim_verdict(above, 'SAIS', 'YOLACT', row(12), row(9)).endswith(
+        '**holds**, one seed: no spread yet')
+    about = Claim('mask AP', 'About', 'solo', 's')
+    assert claim_verdict(about, 'D', 'S', row(10, 11), row(10.5, 11.5)
+                         ).endswith('**holds**, within the seed spread '
+                                    '(0.7 + 0.7)')
+    assert claim_verdict(about, 'D', 'S', row(10), row(12)).endswith(
+        'not judged')
+    memory = Claim('train memory', 'Below', 'yolact', 's')
+    assert claim_verdict(memory, 'SAIS', 'YOLACT', row(1, state=800.0),
+                         row(1, state=1600.0)).endswith(
+        '0.78 GiB vs 1.56 GiB (0.50x): **holds**, one measurement each')
+    assert claim_verdict(memory, 'SAIS', 'YOLACT', row(1, state=800.0),
+                         None).endswith(
+        'pending (YOLACT: no memory-stage benchmark rows yet)')
+
+    # through the report's reader, on run records
+    import dataclasses
+    proto = dataclasses.replace(P.FERAL_CATS_24E, methods=tuple(
+        m for m in P.FERAL_CATS_24E.methods
+        if m.key in ('sais', 'sais_rt', 'yolact')))
+    out = osp.join(ROOT, 'docs', 'results', 'feral_cats_24e_cpu')
+    lines = claim_lines(proto, load_runs(out), {}, _index())
+    assert any(line.startswith('- SAIS mask AP above YOLACT') for line in
+               lines)
+    assert any(line.startswith('- SAIS-RT ms/img below SAIS') and
+               line.endswith('rows yet)') for line in lines)
+
+
+def _index():
+    from projects.apis.metafiles import MethodIndex
+    return MethodIndex()
+
+
+def test_converged_report_has_the_claims_section(tmp_path):
+    out = str(tmp_path)
+    for seed, (a, b) in enumerate([(0.10, 0.02), (0.12, 0.03)]):
+        run_record(out, 'sais', seed, a)
+        run_record(out, 'yolact', seed, b)
+    write_report(P.FERAL_CATS_24E, out)
+    text = (tmp_path / 'README.md').read_text()
+    assert "### The source documents' claims" in text
+    assert ('- SAIS mask AP above YOLACT (SAIS paper, §IV-B, Table IV): '
+            '11.0 vs 2.5 (+8.5): **holds**, beyond the seed spread') in text
+    write_report(PROTO, out)  # the 200-iteration table ranks nothing
+    assert "claims" not in (tmp_path / 'README.md').read_text()
