@@ -408,14 +408,27 @@ def final_metrics(records: Sequence[dict], at: int) -> Optional[dict]:
     return None
 
 
-def train_seconds(records: Sequence[dict], upto: int,
-                  log_interval: int = 10) -> float:
-    """Training wall time (s) up to iteration ``upto``, from the logged
-    per-iteration ``time`` (data loading included, validation excluded):
-    each record is the mean of the ``log_interval`` iterations before it.
+def train_seconds(records: Sequence[dict], upto: int) -> float:
+    """Training time (s) of iterations 1 to ``upto`` at the run's own pace:
+    ``upto`` times the median of the logged per-iteration ``time`` (data
+    loading included, validation excluded) over all its training records.
+
+    The median, not the sum of the logged windows: a run that was paused
+    (SIGSTOP, a suspended machine) or shared its cores for a while logs
+    windows many times slower than its pace, and the windows an
+    interrupted run lost before its last checkpoint are logged twice or
+    not at all.
+
+    Returns:
+        float: seconds; 0 without training records.
     """
-    return sum(r['time'] * log_interval for r in records
-               if 'iter' in r and r['iter'] <= upto)
+    times = sorted(r['time'] for r in records if 'iter' in r)
+    if not times:
+        return 0.0
+    mid = len(times) // 2
+    pace = times[mid] if len(times) % 2 else \
+        (times[mid - 1] + times[mid]) / 2
+    return pace * upto
 
 
 def precision_of(device: str, amp: bool) -> str:
@@ -440,7 +453,8 @@ class RunRecord:
         metrics (dict): the final validation record (COCO metrics in
             [0, 1], as MMDetection logs them).
         curve (list[dict]): per validation point ``iter``, ``train_s``
-            (training wall time until then, s), ``segm_mAP`` and
+            (training time until then at the run's pace, s:
+            :func:`train_seconds`), ``segm_mAP`` and
             ``bbox_mAP`` (%).
         wall_s (float): wall time of the whole run (s), validation and
             start-up included, summed over resumed parts.

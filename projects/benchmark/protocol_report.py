@@ -20,8 +20,8 @@ from projects.apis.metafiles import MethodIndex
 from .claims import claim_lines
 from .headline import MEMORY_KEY
 from .markdown_blocks import has_block, markers, write_block
-from .protocol import (Protocol, RunRecord, load_choices, lr_tag, probe_name,
-                       probe_record_score)
+from .protocol import (Protocol, RunRecord, learning_curve, load_choices,
+                       lr_tag, probe_name, probe_record_score)
 from .report import markdown, train_memory_mib, train_state_mib
 from .tables import (REPO, ap_values, fmt_mean_std, mean_std, protocol_rows,
                      render, report_columns)
@@ -32,10 +32,18 @@ CURVES = 'learning_curves.png'
 
 
 def load_runs(out: str) -> Dict[str, List[RunRecord]]:
-    """``{method: [RunRecord, ...]}`` of every finished run, seeds sorted."""
+    """``{method: [RunRecord, ...]}`` of every finished run, seeds sorted;
+    a run whose ``scalars.json`` is committed beside its ``run.json`` gets
+    its learning curve anew from it (:func:`~projects.benchmark.protocol.
+    learning_curve`), so that every record follows today's rules."""
     runs: Dict[str, List[RunRecord]] = {}
     for path in sorted(glob.glob(osp.join(out, 'runs', '*', 'run.json'))):
         rec = RunRecord.load(path)
+        scalars = osp.join(osp.dirname(path), 'scalars.json')
+        if osp.isfile(scalars):
+            with open(scalars) as f:
+                rec.curve = learning_curve(
+                    [json.loads(line) for line in f if line.strip()])
         runs.setdefault(rec.method, []).append(rec)
     for recs in runs.values():
         recs.sort(key=lambda r: r.seed)
@@ -174,7 +182,7 @@ def memory_lines(proto: Protocol, bench: dict,
 
 
 def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
-    """Mask AP against iterations and against training wall time, one
+    """Mask AP against iterations and against training time, one
     line per run (a method's seeds share its colour and marker, which no
     other method has); box detectors (``Method.masks`` False) are left
     out."""
@@ -198,7 +206,8 @@ def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
     axes[0].set_xlabel('iteration (batch 2)')
     axes[0].set_xlim(left=0)
     axes[1].set_xlim(left=0)
-    axes[1].set_xlabel('training wall time, min (validation excluded)')
+    axes[1].set_xlabel('training time at the run\'s median pace, min '
+                       '(validation excluded)')
     for ax in axes:
         ax.set_ylabel('val mask AP (%)')
         ax.grid(alpha=0.3)

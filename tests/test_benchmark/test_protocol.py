@@ -111,11 +111,17 @@ def test_scalars_of_a_resumed_run_are_merged(tmp_path):
                                                 None]
     assert records[2]['loss'] == 1.4
     assert P.final_metrics(records, 40)['coco/segm_mAP'] == 0.05
-    assert P.train_seconds(records, 40) == 10 * (2 + 2 + 3 + 3)
+    # training time: iterations at the median logged pace, (2 + 3) / 2 s
+    assert P.train_seconds(records, 40) == 40 * 2.5
     assert P.learning_curve(records) == [
-        dict(iter=10, train_s=20.0, segm_mAP=0.0, bbox_mAP=0.0),
-        dict(iter=20, train_s=40.0, segm_mAP=1.0, bbox_mAP=2.0),
+        dict(iter=10, train_s=25.0, segm_mAP=0.0, bbox_mAP=0.0),
+        dict(iter=20, train_s=50.0, segm_mAP=1.0, bbox_mAP=2.0),
         dict(iter=40, train_s=100.0, segm_mAP=5.0, bbox_mAP=4.0)]
+    # a run paused for 10 minutes in one of its 10 windows keeps its pace
+    paused = [dict(iter=10 * i, time=60.0 if i == 5 else 1.0)
+              for i in range(1, 11)]
+    assert P.train_seconds(paused, 100) == 100.0
+    assert P.train_seconds([], 40) == 0.0
     # the probe's score over (20, 40]: records 30 and 40
     assert P.probe_score(records, (20, 40)) == pytest.approx(1.3)
     with pytest.raises(ValueError, match='no training record'):
