@@ -349,22 +349,27 @@ def test_claims_verdicts_against_the_seed_spread():
                          None).endswith(
         'pending (YOLACT: no memory-stage benchmark rows yet)')
 
-    # through the report's reader, on run records
+
+
+def test_speed_claim_adds_the_accuracy_it_costs(tmp_path):
     import dataclasses
+
+    from projects.apis.metafiles import MethodIndex
+    from projects.benchmark.claims import claim_lines
     proto = dataclasses.replace(P.FERAL_CATS_24E, methods=tuple(
         m for m in P.FERAL_CATS_24E.methods
         if m.key in ('sais', 'sais_rt', 'yolact')))
-    out = osp.join(ROOT, 'docs', 'results', 'feral_cats_24e_cpu')
-    lines = claim_lines(proto, load_runs(out), {}, _index())
-    assert any(line.startswith('- SAIS mask AP above YOLACT') for line in
-               lines)
-    assert any(line.startswith('- SAIS-RT ms/img below SAIS') and
-               line.endswith('rows yet)') for line in lines)
-
-
-def _index():
-    from projects.apis.metafiles import MethodIndex
-    return MethodIndex()
+    out = str(tmp_path)
+    run_record(out, 'sais', 0, 0.12)
+    run_record(out, 'sais_rt', 0, 0.10)
+    bench = {osp.normpath(proto.method(k).config): dict(
+        latency_stats=dict(total=dict(median=ms, iqr=1.0)))
+        for k, ms in (('sais', 400.0), ('sais_rt', 200.0))}
+    lines = claim_lines(proto, load_runs(out), bench, MethodIndex())
+    assert '- SAIS-RT ms/img below SAIS' in lines[2]
+    assert lines[2].endswith('200 ms vs 400 ms (0.50x): **holds**, one '
+                             'measurement each; mask AP 10.0 vs 12.0 (-2.0)')
+    assert lines[0].endswith('pending (YOLACT: no runs yet)')
 
 
 def test_converged_report_has_the_claims_section(tmp_path):
