@@ -1,6 +1,7 @@
 # make main : set up (first time ~15 min on 2 CPU cores) and train + test
 #             SAIS on fruits_nuts
-# make test : set up if needed and run the full test suite (what CI runs)
+# make test : set up if needed and run the full test suite (what CI runs),
+#             one pytest-xdist worker per core
 # make test-fast : the fast tier, pytest -m "not slow" (about 1.5 minutes)
 PY := $(or $(ZOO_VENV),$(CURDIR)/.venv)/bin/python
 
@@ -12,7 +13,7 @@ main: setup
 	bash tools/run_main.sh
 
 test: setup
-	$(PY) -m pytest tests -q --durations=25
+	$(PY) -m pytest tests -q -n auto --dist loadfile --durations=25
 
 test-fast: setup
 	$(PY) -m pytest tests -q -m "not slow"

@@ -26,10 +26,45 @@ def fruits_nuts() -> str:
     return path
 
 
-def run_tool(*args, env=None, cwd=ROOT, timeout=600):
-    """Run a python tool of the repository; return the CompletedProcess."""
-    full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='2')
+# Under pytest-xdist (``make test`` runs one worker per core) each worker and
+# each tool it runs uses one thread: two workers' OpenMP pools spinning on
+# the same cores would slow both many times over.
+THREADS = '1' if os.environ.get('PYTEST_XDIST_WORKER') else '2'
+
+
+def pytest_configure(config):
+    if THREADS == '1':
+        import torch
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``--dist loadfile`` hands out whole files in
+    collection order), the files with slow tests go first, so that no
+    long file starts last while the other workers sit idle. Within a file,
+    and without xdist, the order is kept."""
+    if not getattr(config.option, 'numprocesses', None):
+        return
+    slow = {item.path for item in items
+            if item.get_closest_marker('slow') is not None}
+    items.sort(key=lambda item: item.path not in slow)  # a stable sort
+
+
+def run_tool(*args, env=None, cwd=ROOT, timeout=600, fresh=False):
+    """Run a python tool of the repository as ``python *args`` would;
+    return the CompletedProcess (``returncode``, text ``stdout``/``stderr``).
+
+    By default the tool runs in a child forked from a process that has
+    imported torch, mmdet and projects once (tests/tool_process.py), which
+    saves a fresh interpreter's ~5 s of imports per run. ``fresh=True``
+    starts a new interpreter: for runs that measure the process's memory or
+    must not find torch already imported.
+    """
+    full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS=THREADS)
     full_env.update(env or {})
+    if not fresh:
+        from tool_process import run_forked
+        return run_forked(args, cwd, full_env, timeout)
     return subprocess.run([sys.executable, *args],
                           cwd=cwd,
                           env=full_env,

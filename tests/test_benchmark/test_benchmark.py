@@ -297,7 +297,8 @@ def test_cpu_rss_is_the_training_process_own(tmp_path):
     big = torch.ones(2**28)  # 1 GiB resident in this (parent) process
     out = tmp_path / 'train.json'
     proc = run_tool('-m', 'projects.benchmark.train_probe', TINY_CFG,
-                    str(out), '--warmup', '0', '--steps', '1')
+                    str(out), '--warmup', '0', '--steps', '1',
+                    fresh=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     del big
     train = json.loads(out.read_text())

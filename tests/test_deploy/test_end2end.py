@@ -153,7 +153,8 @@ def test_ort_run_needs_no_torch(fruits_nuts, tmp_path):
     script.write_text(BLOCKER)
     out = str(tmp_path / 'dets.json')
     r = run_tool(str(script), 'tools/deployment/ort_run.py', path, image,
-                 '--out-dir', str(tmp_path / 'vis'), '--json', out)
+                 '--out-dir', str(tmp_path / 'vis'), '--json', out,
+                 fresh=True)
     assert r.returncode == 0, r.stderr[-3000:]
     assert f'{image}: {len(ref)} detections scoring >= 0.3' in r.stdout
     assert osp.isfile(tmp_path / 'vis' / osp.basename(image))
@@ -166,7 +167,7 @@ def test_ort_run_needs_no_torch(fruits_nuts, tmp_path):
     # the blocker works: importing torch there fails
     probe = tmp_path / 'probe.py'
     probe.write_text('import torch\n')
-    r = run_tool(str(script), str(probe))
+    r = run_tool(str(script), str(probe), fresh=True)
     assert r.returncode != 0 and 'torch is blocked' in r.stderr
 
 

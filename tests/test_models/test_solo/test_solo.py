@@ -199,7 +199,8 @@ def test_post_processing_memory_is_bounded(tmp_path):
     # from another directory and without the repository on PYTHONPATH:
     # the program imports only the installed packages
     proc = run_tool('-c', MEMORY_PROGRAM, str(saved), cwd=str(tmp_path),
-                    env=dict(PYTHONPATH=''), timeout=300)
+                    env=dict(PYTHONPATH=''), timeout=300,
+                    fresh=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     pairs, hw, before, peak, kept = map(float, proc.stdout.split()[-5:])
     mmdet_gather_mib = pairs * hw * 5 / 2**20
