@@ -1,4 +1,4 @@
-"""The collapse of the prototype mask branch (issue 12), reproduced on the
+"""The collapse of the prototype mask branch, reproduced on the
 full SAIS R50-FPN model, from the zoo's offline ResNet-50 init, on real
 feral_cats training photos, and the two fixes the protocol adopts
 (docs/results/prototype_collapse).
