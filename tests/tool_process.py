@@ -15,6 +15,7 @@ cannot give is a fresh ``sys.modules``: a test that blocks imports, kills a
 process tree or starts torchrun runs its own subprocess (``run_tool(...,
 fresh=True)`` in conftest).
 """
+import logging
 import multiprocessing
 import os
 import os.path as osp
@@ -92,6 +93,7 @@ def _run_in_child(argv: Sequence[str], cwd: str, env: Dict[str, str],
     except BaseException:  # as the interpreter does: traceback, status 1
         traceback.print_exc()
         code = 1
+    logging.shutdown()  # as the interpreter's exit: flush the log files
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
