@@ -2,7 +2,7 @@
 #             SAIS on fruits_nuts
 # make test : set up if needed and run the full test suite (what CI runs),
 #             one pytest-xdist worker per core
-# make test-fast : the fast tier, pytest -m "not slow" (about 1.5 minutes)
+# make test-fast : the fast tier, pytest -m "not slow" (1.5-2 minutes)
 PY := $(or $(ZOO_VENV),$(CURDIR)/.venv)/bin/python
 
 .PHONY: setup main test test-fast

@@ -136,6 +136,7 @@ def test_no_detection_is_an_empty_result(fruits_nuts, tmp_path):
     assert [o.shape for o in got] == [(0, 4), (0, ), (0, ), (0, 256, 256)]
 
 
+@pytest.mark.slow  # runs tools/deployment/ort_run.py as a tool
 def test_ort_run_needs_no_torch(fruits_nuts, tmp_path):
     from projects.deploy import (end2end_metadata, export_end2end,
                                  load_batch)
@@ -171,6 +172,7 @@ def test_ort_run_needs_no_torch(fruits_nuts, tmp_path):
     assert r.returncode != 0 and 'torch is blocked' in r.stderr
 
 
+@pytest.mark.slow  # runs tools/deployment/ort_run.py as a tool
 def test_ort_run_refuses_a_network_only_graph(tmp_path):
     graph = onnx.helper.make_model(onnx.helper.make_graph(
         [onnx.helper.make_node('Identity', ['inputs'], ['y'])], 'g',
