@@ -29,7 +29,8 @@ def test_measured_beside_committed(tmp_path, capsys):
             f'{segm * 100:.1f} (-1.5)') in out
     assert 'reproduced: yes (within 2 AP points)' in out
     assert not tool.main([MAIN, _metrics(tmp_path, segm, bbox - 0.05)])
-    assert 'reproduced: no' in capsys.readouterr().out
+    assert ('reproduced: no (box AP -5.0: more than the 2 AP points '
+            'allowed)') in capsys.readouterr().out
 
 
 def test_config_without_committed_run_says_so(tmp_path, capsys):

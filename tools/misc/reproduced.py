@@ -68,17 +68,21 @@ def main(argv: Optional[List[str]] = None) -> bool:
     ref = run_metrics(run)
     with open(args.metrics) as f:
         got = json.load(f)['metrics']
-    ok = True
+    off = []
     print(f'[main] committed run: {osp.relpath(run, ROOT)}')
     for name, key in METRICS:
         measured, committed = float(got[key]) * 100, float(ref[key]) * 100
         diff = measured - committed
-        ok &= abs(diff) <= args.tol
+        if abs(diff) > args.tol:
+            off.append(f'{name} {diff:+.1f}')
         print(f'[main] {name}: measured {measured:.1f}, committed '
               f'{committed:.1f} ({diff:+.1f})')
-    print(f'[main] reproduced: {"yes" if ok else "no"} (within '
-          f'{args.tol:g} AP points)')
-    return ok
+    if off:
+        print(f'[main] reproduced: no ({", ".join(off)}: more than the '
+              f'{args.tol:g} AP points allowed)')
+    else:
+        print(f'[main] reproduced: yes (within {args.tol:g} AP points)')
+    return not off
 
 
 if __name__ == '__main__':
