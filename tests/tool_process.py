@@ -96,7 +96,10 @@ def _run_in_child(argv: Sequence[str], cwd: str, env: Dict[str, str],
     logging.shutdown()  # as the interpreter's exit: flush the log files
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code)
+    # not os._exit: multiprocessing's exit of the child then terminates the
+    # tool's daemonic children (DataLoader workers), which would otherwise
+    # outlive it and keep the forkserver's pipes open
+    sys.exit(code)
 
 
 _CONTEXT = None
