@@ -84,11 +84,10 @@ class ModelEntry:
     results: List[Dict[str, Any]] = field(default_factory=list)
 
 
-#: A claim's metric: the protocol figure it compares and whether more is
-#: better. ``mask AP`` / ``box AP``: mean over seeds (%); ``ms/img``:
-#: median inference latency; ``train memory``: peak training memory (MiB).
-CLAIM_METRICS = {'mask AP': True, 'box AP': True, 'ms/img': False,
-                 'train memory': False}
+#: A claim's metric: the protocol figure it compares. ``mask AP`` /
+#: ``box AP``: mean over seeds (%); ``ms/img``: median inference latency;
+#: ``train memory``: the training state (MiB), else the peak memory.
+CLAIM_METRICS = ('mask AP', 'box AP', 'ms/img', 'train memory')
 #: How a claim relates the declaring method to the other: its figure is
 #: higher (``Above``), lower (``Below``) or the same within the seed spread
 #: (``About``).

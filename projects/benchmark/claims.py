@@ -12,7 +12,7 @@ of the memory stage.
 from typing import Dict, List, Optional, Tuple
 
 from projects.apis.metafiles import Claim, MethodIndex
-from .protocol import Method, Protocol
+from .protocol import Protocol
 from .tables import ResultRow, mean_std, protocol_rows
 
 #: ResultRow AP key of each AP metric.
@@ -115,9 +115,8 @@ def claim_lines(proto: Protocol, runs: Dict[str, list], bench: Dict[str, dict],
         list[str]: Markdown list items; empty when no method declares a
         claim.
     """
-    rows: Dict[str, ResultRow] = {}
-    for row, method in _rows_by_key(proto, runs, bench, index):
-        rows[method.key] = row
+    rows = {m.key: row for m in proto.methods for row in protocol_rows(
+        proto, runs, bench, index, methods=[m.key])}
     names = {m.key: index.lookup(m.config) or m.key for m in proto.methods}
     lines = []
     for method in proto.methods:
@@ -135,16 +134,6 @@ def claim_lines(proto: Protocol, runs: Dict[str, list], bench: Dict[str, dict],
                              f'({aps[0] - aps[1]:+.1f})')
             lines.append(line)
     return lines
-
-
-def _rows_by_key(proto: Protocol, runs: dict, bench: dict,
-                 index: MethodIndex) -> List[Tuple[ResultRow, Method]]:
-    out = []
-    for method in proto.methods:
-        got = protocol_rows(proto, runs, bench, index, methods=[method.key])
-        if got:
-            out.append((got[0], method))
-    return out
 
 
 __all__ = ['AP_METRIC_KEYS', 'claim_verdict', 'claim_lines']

@@ -31,6 +31,7 @@ import math
 import os
 import os.path as osp
 import re
+import statistics
 from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -422,13 +423,8 @@ def train_seconds(records: Sequence[dict], upto: int) -> float:
     Returns:
         float: seconds; 0 without training records.
     """
-    times = sorted(r['time'] for r in records if 'iter' in r)
-    if not times:
-        return 0.0
-    mid = len(times) // 2
-    pace = times[mid] if len(times) % 2 else \
-        (times[mid - 1] + times[mid]) / 2
-    return pace * upto
+    times = [r['time'] for r in records if 'iter' in r]
+    return statistics.median(times) * upto if times else 0.0
 
 
 def precision_of(device: str, amp: bool) -> str:
