@@ -218,15 +218,34 @@ def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
     plt.close(fig)
 
 
-def cost_lines(out: str, probes: dict, runs: dict) -> List[str]:
+def lr_lines(proto: Protocol, out: str, probe_md: str) -> List[str]:
+    """The report's lr section: the probe table, or, for a protocol that
+    trains with another folder's probed lrs (``lr_from``), where they come
+    from (linked relative to ``out``)."""
+    if not proto.lr_from:
+        return ['## lr probe (mean training loss, iterations '
+                f'{proto.probe_window[0] + 1}-{proto.probe_window[1]})', '',
+                probe_md]
+    readme = osp.relpath(osp.join(REPO, proto.lr_from, 'README.md'),
+                         osp.abspath(out))
+    return ['## lr', '',
+            'No probe of its own: each method trains at the lr its probe '
+            f'chose in [{osp.basename(proto.lr_from)}]({readme}) '
+            f'(`{proto.lr_from}/probe/choice.json`).']
+
+
+def cost_lines(out: str, probes: dict, runs: dict,
+               lr_from: Optional[str] = None) -> List[str]:
     probe_s = sum(p['wall_s'] for got in probes.values()
                   for p in got.values())
     run_s = sum(r.wall_s for recs in runs.values() for r in recs)
     devices = sorted({p['device'] for got in probes.values()
                       for p in got.values()} |
                      {r.device for recs in runs.values() for r in recs})
-    return [f'- probes: {probe_s / 3600:.2f} h wall '
-            f'({sum(len(g) for g in probes.values())} probe runs)',
+    n_probes = sum(len(g) for g in probes.values())
+    return [f'- probes: none (lrs from {lr_from})' if lr_from and not n_probes
+            else f'- probes: {probe_s / 3600:.2f} h wall ({n_probes} probe '
+            'runs)',
             f'- training runs (validation included): {run_s / 3600:.2f} h '
             f'wall ({sum(len(r) for r in runs.values())} runs)',
             '- device: ' + ('; '.join(devices) or '-')]
@@ -272,10 +291,8 @@ def report_content(proto: Protocol, out: str) -> Tuple[str, str]:
            *(claim_lines(proto, runs, bench, index) or
              ['- no method declares a claim'])] if proto.plateau else []),
         '', f'![learning curves]({CURVES})' if runs else '', '',
-        '## lr probe (mean training loss, iterations '
-        f'{proto.probe_window[0] + 1}-{proto.probe_window[1]})', '',
-        probe_md, '', '## Cost', '',
-        *cost_lines(out, probes, runs)]
+        *lr_lines(proto, out, probe_md), '', '## Cost', '',
+        *cost_lines(out, probes, runs, proto.lr_from)]
     return '\n'.join(parts), probe_md
 
 
@@ -317,6 +334,6 @@ __all__ = [
     'REPORT_BLOCK', 'BEGIN', 'END', 'CURVES', 'fmt_mean_std', 'mean_std',
     'load_runs', 'load_probes', 'load_benchmark', 'ap_values', 'probe_table',
     'results_table', 'separations', 'memory_lines', 'plot_curves',
-    'cost_lines', 'probe_block', 'probe_markers', 'report_content',
+    'lr_lines', 'cost_lines', 'probe_block', 'probe_markers', 'report_content',
     'report_blocks', 'write_report'
 ]

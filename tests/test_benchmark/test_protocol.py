@@ -384,3 +384,19 @@ def test_converged_report_has_the_claims_section(tmp_path):
             '11.0 vs 2.5 (+8.5): **holds**, beyond the seed spread') in text
     write_report(PROTO, out)  # the 200-iteration table ranks nothing
     assert "claims" not in (tmp_path / 'README.md').read_text()
+
+
+def test_report_of_a_protocol_without_probes_names_its_lr_source(tmp_path):
+    """A protocol that reuses another's probed lrs shows no empty probe
+    table and no '0 probe runs' cost line: it says where its lrs are from."""
+    out = str(tmp_path)
+    run_record(out, 'sais', 0, 0.10)
+    write_report(P.FERAL_CATS_24E, out)
+    text = (tmp_path / 'README.md').read_text()
+    assert '## lr probe' not in text and 'probe runs' not in text
+    link = osp.relpath(osp.join(ROOT, 'docs/results/feral_cats_cpu',
+                                'README.md'), out)
+    assert ('No probe of its own: each method trains at the lr its probe '
+            f'chose in [feral_cats_cpu]({link}) '
+            '(`docs/results/feral_cats_cpu/probe/choice.json`).') in text
+    assert '- probes: none (lrs from docs/results/feral_cats_cpu)' in text
