@@ -2,7 +2,8 @@
 #             SAIS on fruits_nuts
 # make test : set up if needed and run the full test suite (what CI runs),
 #             one pytest-xdist worker per core
-# make test-fast : the fast tier, pytest -m "not slow" (1.5-2 minutes)
+# make test-fast : the fast tier, pytest -m "not slow" on one worker per
+#                  core (under a minute on 2 cores)
 PY := $(or $(ZOO_VENV),$(CURDIR)/.venv)/bin/python
 
 .PHONY: setup main test test-fast
@@ -16,4 +17,4 @@ test: setup
 	$(PY) -m pytest tests -q -n auto --dist loadfile --durations=25
 
 test-fast: setup
-	$(PY) -m pytest tests -q -m "not slow"
+	$(PY) -m pytest tests -q -m "not slow" -n auto --dist loadfile
