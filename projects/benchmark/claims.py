@@ -13,29 +13,27 @@ from typing import Dict, List, Optional, Tuple
 
 from projects.apis.metafiles import Claim, MethodIndex
 from .protocol import Protocol
-from .tables import ResultRow, mean_std, protocol_rows
+from .tables import ResultRow, mean_std, protocol_rows, separation
 
 #: ResultRow AP key of each AP metric.
 AP_METRIC_KEYS = {'mask AP': 'segm_mAP', 'box AP': 'bbox_mAP'}
 
 
 def _figure(row: Optional[ResultRow],
-            metric: str) -> Tuple[Optional[float], Optional[float], int]:
-    """(value, standard deviation or None, number of seeds) of ``metric``
-    in ``row``; value None when the row or the figure is missing."""
+            metric: str) -> Tuple[Optional[float], List[float]]:
+    """(value, per-seed values) of ``metric`` in ``row``: the mean over
+    seeds for AP, else the one measurement (no per-seed values); value
+    None when the row or the figure is missing."""
     if row is None:
-        return None, None, 0
+        return None, []
     if metric in AP_METRIC_KEYS:
         values = row.ap.get(AP_METRIC_KEYS[metric], [])
-        if not values:
-            return None, None, 0
-        m, s = mean_std(values)
-        return m, s, len(values)
+        return (mean_std(values)[0] if values else None), values
     if metric == 'ms/img':
-        return (row.latency or {}).get('median'), None, 1
+        return (row.latency or {}).get('median'), []
     # the training state (saved tensors, weights, gradients, optimizer
     # state) is the same on every device; the process's peak is not
-    return row.state_mib or row.train_mib, None, 1
+    return row.state_mib or row.train_mib, []
 
 
 def _fmt(metric: str, value: float) -> str:
@@ -68,8 +66,8 @@ def claim_verdict(claim: Claim, name: str, other_name: str,
         claim.relation]
     head = (f'- {name} {claim.metric} {word} {other_name} '
             f'({claim.source}): ')
-    (a, sa, na), (b, sb, nb) = (_figure(r, claim.metric)
-                                for r in (mine, theirs))
+    (a, seeds_a), (b, seeds_b) = (_figure(r, claim.metric)
+                                  for r in (mine, theirs))
     missing = [n for n, v in ((name, a), (other_name, b)) if v is None]
     if missing:
         what = 'runs' if claim.metric in AP_METRIC_KEYS else \
@@ -79,11 +77,11 @@ def claim_verdict(claim: Claim, name: str, other_name: str,
     if claim.metric in AP_METRIC_KEYS:
         gap = a - b
         figures += f' ({gap:+.1f})'
-        if na > 1 and nb > 1:
-            spread = sa + sb
-            beyond = abs(gap) > spread
+        if len(seeds_a) > 1 and len(seeds_b) > 1:
+            sep = separation(seeds_a, seeds_b)
+            beyond = sep.beyond
             where = (f'{"beyond" if beyond else "within"} the seed spread '
-                     f'({sa:.1f} + {sb:.1f})')
+                     f'({sep.std_a:.1f} + {sep.std_b:.1f})')
         else:
             beyond, where = None, 'one seed: no spread yet'
     else:

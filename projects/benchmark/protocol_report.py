@@ -24,7 +24,7 @@ from .protocol import (Protocol, RunRecord, learning_curve, load_choices,
                        lr_tag, probe_name, probe_record_score)
 from .report import markdown, train_memory_mib, train_state_mib
 from .tables import (REPO, ap_values, fmt_mean_std, mean_std, protocol_rows,
-                     render, report_columns)
+                     render, report_columns, separation)
 
 REPORT_BLOCK = 'protocol report'  # the block of the folder's README.md
 BEGIN, END = markers(REPORT_BLOCK)
@@ -142,13 +142,13 @@ def separations(proto: Protocol, runs: dict) -> List[str]:
              if m.masks and len(runs.get(m.key, [])) > 1]
     for i, a in enumerate(multi):
         for b in multi[i + 1:]:
-            (ma, sa), (mb, sb) = (mean_std(ap_values(runs[k], 'segm_mAP'))
-                                  for k in (a, b))
-            gap, spread = abs(ma - mb), sa + sb
-            verdict = 'larger than' if gap > spread else 'within'
-            lines.append(f'- {a} vs {b}: mask AP {ma:.1f} vs {mb:.1f}, '
-                         f'difference {gap:.1f} is {verdict} the spread '
-                         f'({sa:.1f} + {sb:.1f})')
+            sep = separation(*(ap_values(runs[k], 'segm_mAP')
+                               for k in (a, b)))
+            verdict = 'larger than' if sep.beyond else 'within'
+            lines.append(f'- {a} vs {b}: mask AP {sep.mean_a:.1f} vs '
+                         f'{sep.mean_b:.1f}, difference {abs(sep.gap):.1f} '
+                         f'is {verdict} the spread ({sep.std_a:.1f} + '
+                         f'{sep.std_b:.1f})')
     return lines
 
 

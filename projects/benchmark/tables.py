@@ -55,6 +55,39 @@ def mean_std(values: Sequence[float]) -> Tuple[float, Optional[float]]:
     return m, math.sqrt(sum((v - m)**2 for v in values) / (len(values) - 1))
 
 
+class Separation(NamedTuple):
+    """Two methods' mean figures against their seed spread."""
+    mean_a: float
+    mean_b: float
+    std_a: float
+    std_b: float
+
+    @property
+    def gap(self) -> float:
+        """mean_a - mean_b."""
+        return self.mean_a - self.mean_b
+
+    @property
+    def beyond(self) -> bool:
+        """Whether the means differ by more than the spread, the sum of
+        the two standard deviations: the protocol's rule for a difference
+        that seeds alone do not explain."""
+        return abs(self.gap) > self.std_a + self.std_b
+
+
+def separation(a: Sequence[float], b: Sequence[float]) -> Separation:
+    """:class:`Separation` of two methods' per-seed figures.
+
+    Raises:
+        ValueError: either side has fewer than two values (no spread).
+    """
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f'a spread needs 2+ seeds a side, got {len(a)} '
+                         f'and {len(b)}')
+    (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
+    return Separation(ma, mb, sa, sb)
+
+
 def fmt_mean_std(values: Sequence[float]) -> str:
     """'12.3 ± 0.4' (one value: '12.3'); '-' for none."""
     if not values:
@@ -410,6 +443,7 @@ def protocol_rows(proto: Protocol, runs: Dict[str, List[RunRecord]],
 __all__ = [
     'ResultRow', 'Column', 'ConfigFacts', 'config_facts', 'render',
     'paper_rows', 'protocol_rows', 'report_columns', 'REPORT_COLUMNS',
-    'PAGE_COLUMNS', 'AP_KEYS', 'mean_std', 'fmt_mean_std', 'ap_values',
+    'PAGE_COLUMNS', 'AP_KEYS', 'mean_std', 'Separation', 'separation',
+    'fmt_mean_std', 'ap_values',
     'device_words', 'plateau_cells', 'model_results'
 ]

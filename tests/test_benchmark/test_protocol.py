@@ -400,3 +400,13 @@ def test_report_of_a_protocol_without_probes_names_its_lr_source(tmp_path):
             f'chose in [feral_cats_cpu]({link}) '
             '(`docs/results/feral_cats_cpu/probe/choice.json`).') in text
     assert '- probes: none (lrs from docs/results/feral_cats_cpu)' in text
+
+
+def test_separation_needs_two_seeds_a_side():
+    from projects.benchmark.tables import separation
+    sep = separation([10.0, 12.0], [9.0, 9.0])
+    assert (sep.gap, sep.std_a, sep.std_b) == (2.0, math.sqrt(2), 0.0)
+    assert sep.beyond  # 2.0 > 1.41 + 0
+    assert not separation([10.0, 12.0], [9.0, 11.0]).beyond
+    with pytest.raises(ValueError, match='2\\+ seeds a side, got 1 and 2'):
+        separation([10.0], [9.0, 11.0])
