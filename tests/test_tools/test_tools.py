@@ -6,8 +6,11 @@ the work_dir protection.
 """
 import glob
 import json
+import os
 import os.path as osp
 import pickle
+import signal
+import time
 
 import pytest
 import torch
@@ -44,6 +47,47 @@ def test_train_writes_checkpoint_with_mmengine_state(trained):
     assert state['meta']['iter'] == 2
     assert 'log_scalars' in state['message_hub']
     assert any(k.startswith('bbox_head.conv_coeff') for k in state['state_dict'])
+
+
+def _orphan_dataloader_workers(since: float) -> list:
+    """PIDs of live DataLoader workers (``pt_data_worker``) started at or
+    after ``since`` (epoch seconds) whose parent is gone (pid 1 adopted
+    them)."""
+    with open('/proc/stat') as f:
+        boot = next(int(line.split()[1]) for line in f
+                    if line.startswith('btime'))
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                stat = f.read()
+        except OSError:
+            continue  # ended meanwhile
+        comm = stat[stat.index('(') + 1:stat.rindex(')')]
+        fields = stat[stat.rindex(')') + 2:].split()  # from field 3, state
+        started = boot + int(fields[19]) / os.sysconf('SC_CLK_TCK')
+        if (comm == 'pt_data_worker' and fields[0] != 'Z'
+                and fields[1] == '1' and started >= since - 1):
+            found.append(int(pid))
+    return found
+
+
+def test_training_leaves_no_dataloader_worker_behind(trained):
+    """tools/train.py's persistent DataLoader workers end with it. Run by
+    the test harness's fork (tests/tool_process.py), a tool that skipped
+    Python's exit left them blocked forever on a full result pipe, holding
+    the harness's forkserver (~400 MiB) alive after the suite."""
+    run_dir, = glob.glob(osp.join(trained, '20*_*'))
+    since = time.mktime(time.strptime(osp.basename(run_dir),
+                                      '%Y%m%d_%H%M%S'))
+    deadline = time.monotonic() + 10  # past the workers' 5 s watchdog
+    while (_orphan_dataloader_workers(since)
+           and time.monotonic() < deadline):
+        time.sleep(0.2)
+    left = _orphan_dataloader_workers(since)
+    for pid in left:  # do not leave them to the rest of the suite
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f'DataLoader workers {left} outlived tools/train.py'
 
 
 def test_test_tool_evaluates_segm_and_writes_outputs(trained, tmp_path):
