@@ -23,8 +23,8 @@ from .markdown_blocks import has_block, markers, write_block
 from .protocol import (Protocol, RunRecord, learning_curve, load_choices,
                        lr_tag, probe_name, probe_record_score)
 from .report import markdown, train_memory_mib, train_state_mib
-from .tables import (REPO, ap_values, fmt_mean_std, mean_std, protocol_rows,
-                     render, report_columns, separation)
+from .tables import (REPO, Separation, ap_values, fmt_mean_std, mean_std,
+                     protocol_rows, render, report_columns, separation)
 
 REPORT_BLOCK = 'protocol report'  # the block of the folder's README.md
 BEGIN, END = markers(REPORT_BLOCK)
@@ -133,22 +133,33 @@ def results_table(proto: Protocol, runs: dict, bench: dict,
                   empty='no finished run yet')
 
 
-def separations(proto: Protocol, runs: dict) -> List[str]:
-    """For every pair of methods with two or more seeds: whether their
-    mask AP means differ by more than the sum of their standard
-    deviations (the spread)."""
-    lines = []
+def separation_pairs(proto: Protocol,
+                     runs: dict) -> List[Tuple[str, str, Separation]]:
+    """(key A, key B, :class:`~projects.benchmark.tables.Separation` of
+    their mask AP) for every pair of mask methods with two or more seeds,
+    in the protocol's order."""
     multi = [m.key for m in proto.methods
              if m.masks and len(runs.get(m.key, [])) > 1]
-    for i, a in enumerate(multi):
-        for b in multi[i + 1:]:
-            sep = separation(*(ap_values(runs[k], 'segm_mAP')
-                               for k in (a, b)))
-            verdict = 'larger than' if sep.beyond else 'within'
-            lines.append(f'- {a} vs {b}: mask AP {sep.mean_a:.1f} vs '
-                         f'{sep.mean_b:.1f}, difference {abs(sep.gap):.1f} '
-                         f'is {verdict} the spread ({sep.std_a:.1f} + '
-                         f'{sep.std_b:.1f})')
+    return [(a, b, separation(*(ap_values(runs[k], 'segm_mAP')
+                                 for k in (a, b))))
+            for i, a in enumerate(multi) for b in multi[i + 1:]]
+
+
+def separations(proto: Protocol, runs: dict,
+                keys: Optional[set] = None) -> List[str]:
+    """For every pair of methods with two or more seeds
+    (:func:`separation_pairs`), one of them in ``keys`` when given:
+    whether their mask AP means differ by more than the sum of their
+    standard deviations (the spread)."""
+    lines = []
+    for a, b, sep in separation_pairs(proto, runs):
+        if keys is not None and not {a, b} & keys:
+            continue
+        verdict = 'larger than' if sep.beyond else 'within'
+        lines.append(f'- {a} vs {b}: mask AP {sep.mean_a:.1f} vs '
+                     f'{sep.mean_b:.1f}, difference {abs(sep.gap):.1f} '
+                     f'is {verdict} the spread ({sep.std_a:.1f} + '
+                     f'{sep.std_b:.1f})')
     return lines
 
 
@@ -333,7 +344,7 @@ def write_report(proto: Protocol, out: str,
 __all__ = [
     'REPORT_BLOCK', 'BEGIN', 'END', 'CURVES', 'fmt_mean_std', 'mean_std',
     'load_runs', 'load_probes', 'load_benchmark', 'ap_values', 'probe_table',
-    'results_table', 'separations', 'memory_lines', 'plot_curves',
-    'lr_lines', 'cost_lines', 'probe_block', 'probe_markers', 'report_content',
-    'report_blocks', 'write_report'
+    'results_table', 'separation_pairs', 'separations', 'memory_lines',
+    'plot_curves', 'lr_lines', 'cost_lines', 'probe_block', 'probe_markers',
+    'report_content', 'report_blocks', 'write_report'
 ]

@@ -106,8 +106,7 @@ def load_protocols(protocol_runs: Sequence[ProtocolRun]) -> List[Loaded]:
 def spread_lines(pr: ProtocolRun, runs: dict, keys: set) -> List[str]:
     """:func:`~projects.benchmark.protocol_report.separations` of the
     methods ``keys`` against the protocol's others."""
-    return [ln for ln in protocol_report.separations(pr.proto, runs)
-            if set(ln[2:].split(':')[0].split(' vs ')) & keys]
+    return protocol_report.separations(pr.proto, runs, keys)
 
 
 def method_rows(folder: str, index: MethodIndex,
