@@ -355,3 +355,26 @@ def test_help_prints_and_exits_0(tool, capsys, monkeypatch):
         load_script(tool).parse_args()
     assert exit_info.value.code == 0
     assert 'usage:' in capsys.readouterr().out
+
+
+def test_norm_eval_gap_finds_the_bn_of_a_mask_branch_and_names_a_missing_one():
+    """tools/analysis/norm_eval_gap.py switches the BN layers of one
+    module: CondInst's mask branch has them; SOLOv2's mask feature branch
+    (GroupNorm) has none, which is an error, not a table."""
+    from conftest import load_config
+    from projects.apis import build_model
+    script = load_script('tools/analysis/norm_eval_gap.py')
+    for config, count in (
+            ('condinst/condinst_r50_fpn_1xb2-24e_feral-cats-384.py', 7),
+            ('solo/solov2_r50_fpn_1xb2-24e_feral-cats-384.py', 0)):
+        cfg = load_config(osp.join(ROOT, 'configs', config))
+        model = build_model(cfg, None, 'cpu')
+        if count:
+            norms = script.batch_norms(model, 'mask_head.mask_feature_head')
+            assert len(norms) == count
+        else:
+            with pytest.raises(ValueError, match='mask_head.mask_feature_head'
+                               ' has no BatchNorm layer'):
+                script.batch_norms(model, 'mask_head.mask_feature_head')
+    with pytest.raises(AttributeError):
+        script.batch_norms(model, 'mask_head.no_such_branch')
