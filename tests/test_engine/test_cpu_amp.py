@@ -146,3 +146,48 @@ def test_wrapper_refuses_float16():
         CPUBf16OptimWrapper(
             dtype='float16', optimizer=torch.optim.SGD(model.parameters(),
                                                        lr=0.1))
+
+
+@pytest.mark.slow
+@needs_bf16
+def test_model_predicts_after_channels_last_steps_as_a_fresh_copy(
+        fruits_nuts):
+    """The wrapper leaves the conv weights channels-last after a step;
+    the same process's validation must still predict what the checkpoint
+    predicts in a fresh model. BlendMask's blender runs mmcv's RoIAlign on
+    the bases, whose CPU kernel reads a channels-last tensor as NCHW
+    (before the fix, in-training val mask AP 0.0 where tools/test.py on
+    the same weights gave 6.2)."""
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs/blendmask/blendmask_r50_fpn_1xb2-200i_fruits-nuts-384.py'))
+    cfg.model.test_cfg.score_thr = 0.0  # detections from a 1-step model
+    model = build(cfg)
+    wrapper = amp_wrapper(model, cfg)
+    data = batches(cfg, 1, size=256)[0]
+    model.train_step(data, wrapper)
+    assert model.backbone.conv1.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    from projects.engine.cpu_amp_optim_wrapper import keep_nchw_inputs
+    assert keep_nchw_inputs(model) == 0  # the step gave each its hook
+    fresh = build(cfg)
+    fresh.load_state_dict(model.state_dict())
+    assert fresh.backbone.conv1.weight.is_contiguous()
+    from projects.layers.fp32_modules import fp32_only_types
+    results, pooled = [], []
+    for m in (model, fresh):
+        m.eval()
+        outs = []  # what mmcv's RoIAlign hands the blender
+        hooks = [r.register_forward_hook(lambda mod, a, out: outs.append(out))
+                 for r in m.modules() if isinstance(r, fp32_only_types())]
+        with torch.no_grad():
+            results.append(m.test_step(data)[0].pred_instances)
+        for h in hooks:
+            h.remove()
+        pooled.append(outs)
+    ours, theirs = results
+    assert len(theirs) > 0 and len(pooled[1]) > 0
+    for a, b in zip(*pooled):
+        assert torch.allclose(a, b, atol=1e-4), float((a - b).abs().max())
+    assert torch.equal(ours.labels, theirs.labels)
+    assert torch.allclose(ours.scores, theirs.scores, atol=1e-4)
+    assert (ours.masks != theirs.masks).float().mean() < 1e-3
