@@ -51,19 +51,21 @@ def mask_quality(model, cfg: Config, images: List[dict], coco,
     """Detections, mean mask area (fraction of the image) and mean best
     mask IoU against the ground truth, over ``images``."""
     from mmdet.apis import inference_detector
+
+    from projects.deploy.compare import mask_iou_pairs
     ds = cfg.val_dataloader.dataset
     areas, ious = [], []
     for im in images:
-        gts = [coco.annToMask(a) for a in
-               coco.loadAnns(coco.getAnnIds(imgIds=im['id'], iscrowd=False))]
+        gts = [torch.from_numpy(coco.annToMask(a)) for a in coco.loadAnns(
+            coco.getAnnIds(imgIds=im['id'], iscrowd=False))]
+        gts = torch.stack(gts) if gts else None
         pred = inference_detector(model, osp.join(
             ROOT, ds.data_root, ds.data_prefix.img,
             im['file_name'])).pred_instances
-        for mask in pred.masks[pred.scores >= score_thr].numpy():
-            areas.append(mask.mean())
-            ious.append(max((np.logical_and(mask, g).sum() /
-                             max(np.logical_or(mask, g).sum(), 1)
-                             for g in gts), default=0.0))
+        for mask in pred.masks[pred.scores >= score_thr]:
+            areas.append(mask.float().mean().item())
+            ious.append(0.0 if gts is None else float(
+                mask_iou_pairs(mask.expand_as(gts), gts).max()))
     return dict(detections=len(ious),
                 area=float(np.mean(areas)) if areas else float('nan'),
                 iou=float(np.mean(ious)) if ious else float('nan'))
