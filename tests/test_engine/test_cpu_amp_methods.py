@@ -1,6 +1,7 @@
 """Every method of the protocol trains under ``--amp`` on CPU: two bf16
-steps of its feral_cats config on real photos, and tools/train.py --amp
-with --resume."""
+steps of its feral_cats config on real photos (resized to 256 x 256: the
+model, heads and wrapper are the config's, only the photos are smaller
+than its 384), and tools/train.py --amp with --resume."""
 import glob
 import os.path as osp
 
@@ -23,7 +24,7 @@ def test_two_amp_steps_of_every_method(method):
     wrapper = amp_wrapper(model, cfg)
     before = {k: v.detach().clone() for k, v in model.named_parameters()
               if v.requires_grad}
-    for data in batches(cfg, 2):
+    for data in batches(cfg, 2, size=256):
         losses = model.train_step(data, wrapper)
         assert not torch.is_autocast_enabled('cpu')
         bad = {k: v for k, v in losses.items()
