@@ -12,6 +12,8 @@ from .mask_bases import MASK_BASES, mask_bases_of, register_mask_bases
 from .nms import (cross_class_fast_nms, multiclass_nms, per_class_fast_nms,
                   standard_nms)
 from .prototypes import Protonet, assemble_masks, crop_masks, paste_masks
+from .roi_align import (ParallelRoIAlign, RegistrySingleRoIExtractor,
+                        parallel_roi_align)
 from .stage_map import (SINGLE_STAGE, STAGE_MAPS, TWO_STAGE, StageMap,
                         register_stage_map, stage_map_of)
 
@@ -23,6 +25,7 @@ __all__ = [
     'register_head_outputs', 'MASK_BASES', 'mask_bases_of',
     'register_mask_bases', 'cross_class_fast_nms', 'multiclass_nms',
     'per_class_fast_nms', 'standard_nms', 'Protonet', 'assemble_masks',
-    'crop_masks', 'paste_masks', 'SINGLE_STAGE', 'STAGE_MAPS', 'TWO_STAGE',
+    'crop_masks', 'paste_masks', 'ParallelRoIAlign',
+    'RegistrySingleRoIExtractor', 'parallel_roi_align', 'SINGLE_STAGE', 'STAGE_MAPS', 'TWO_STAGE',
     'StageMap', 'register_stage_map', 'stage_map_of'
 ]

@@ -15,6 +15,10 @@
 #   every other method;
 # - the FPN differs by design: P2-P6 (strides 4-64, max-pooled P6) for the
 #   RPN's anchors and RoIAlign, where the single-stage heads use P3-P7.
+# RoIAlign is mmcv's op with mmcv's settings, named through the zoo's
+# `RegistrySingleRoIExtractor` as `ParallelRoIAlign`: on CPU it runs as
+# parallel torch operations instead of mmcv's one-thread kernel (the same
+# outputs and gradients, projects/layers/roi_align.py), on GPU as mmcv's.
 model = dict(
     type='MaskRCNN',
     data_preprocessor=dict(
@@ -58,8 +62,9 @@ model = dict(
     roi_head=dict(
         type='StandardRoIHead',
         bbox_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+            type='RegistrySingleRoIExtractor',
+            roi_layer=dict(
+                type='ParallelRoIAlign', output_size=7, sampling_ratio=0),
             out_channels=256,
             featmap_strides=[4, 8, 16, 32]),
         bbox_head=dict(
@@ -77,8 +82,9 @@ model = dict(
                 type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
             loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
         mask_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
+            type='RegistrySingleRoIExtractor',
+            roi_layer=dict(
+                type='ParallelRoIAlign', output_size=14, sampling_ratio=0),
             out_channels=256,
             featmap_strides=[4, 8, 16, 32]),
         mask_head=dict(

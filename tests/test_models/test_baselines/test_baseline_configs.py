@@ -86,8 +86,11 @@ def test_coco_configs_keep_mmdet_settings():
                   if t.type == 'Resize'][0]
         assert resize.scale == (1333, 800) and resize.keep_ratio
     roi = _cfg(MASK_RCNN, COCO).model.roi_head
+    # mmdet's RoIAlign settings; ParallelRoIAlign is mmcv's RoIAlign
+    # (mmcv's kernel on GPU), named through RegistrySingleRoIExtractor
     assert roi.bbox_roi_extractor.roi_layer == dict(
-        type='RoIAlign', output_size=7, sampling_ratio=0)
+        type='ParallelRoIAlign', output_size=7, sampling_ratio=0)
+    assert roi.bbox_roi_extractor.type == 'RegistrySingleRoIExtractor'
     assert roi.mask_roi_extractor.roi_layer.output_size == 14
     assert _cfg(MASK_RCNN, COCO).model.train_cfg.rcnn.mask_size == 28
     head = _cfg(FCOS, COCO).model.bbox_head

@@ -1,0 +1,125 @@
+"""Time RoIAlign forward + backward on CPU: the zoo's ParallelRoIAlign
+against mmcv's kernel, for the RoI layers of the zoo's methods.
+
+    python tools/analysis/roi_align_speed.py [--cases mask-rcnn-box
+        mask-rcnn-mask blendmask] [--repeat 5] [--threads 2]
+        [--readme PAGE.md]
+
+Each case is one RoI layer call as a training step makes it: a feature
+map of a 384 x 384 batch of 2 at the layer's stride, with the layer's
+channels, output size and sampling ratio (``aligned=True``), and that many
+RoIs of random sizes between the case's bounds (pixels) at random places
+(a fixed seed). The time is forward plus backward into the features, the
+median of ``--repeat`` runs after one untimed run, in ms, both layers on
+the same tensors (mmcv's on an NCHW copy, as the bf16 wrapper hands it).
+With ``--readme`` the table is written between ``<!-- roi align layer:
+begin -->`` and ``<!-- roi align layer: end -->`` of that page.
+"""
+import argparse
+import os.path as osp
+import statistics
+import sys
+import time
+from typing import List, Optional
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+#: name: (stride, channels, output size, sampling ratio, RoIs, min, max px)
+CASES = {
+    # mmdet's level mapping sends 112-224 px RoIs to stride 8
+    'mask-rcnn-box': (8, 256, 7, 0, 512, 112, 224),
+    'mask-rcnn-mask': (4, 256, 14, 0, 64, 32, 112),
+    # the blender's crops of the 4 bases (configs/_base_/models/blendmask)
+    'blendmask': (4, 4, 56, 1, 200, 20, 220),
+}
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The command line (``sys.argv[1:]`` when ``argv`` is None).
+
+    Raises:
+        SystemExit: an unknown case or a count below 1.
+    """
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--cases', nargs='+', choices=sorted(CASES),
+                   default=list(CASES))
+    p.add_argument('--repeat', type=int, default=5)
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--readme', help='write the table into this page')
+    args = p.parse_args(argv)
+    for key in ('repeat', 'threads'):
+        if getattr(args, key) < 1:
+            p.error(f'--{key} must be at least 1')
+    return args
+
+
+def time_case(case: str, repeat: int) -> dict:
+    """Median ms of forward + backward of both layers for one case."""
+    import torch
+    from mmcv.ops import roi_align
+    from projects.layers import parallel_roi_align
+    stride, channels, out, ratio, count, low, high = CASES[case]
+    gen = torch.Generator().manual_seed(0)
+    side = 384 // stride
+    features = torch.randn(2, channels, side, side, generator=gen)
+    size = low + (high - low) * torch.rand(count, 2, generator=gen)
+    centre = 384 * torch.rand(count, 2, generator=gen)
+    rois = torch.cat([torch.randint(0, 2, (count, 1), generator=gen).float(),
+                      centre - size / 2, centre + size / 2], 1)
+    grad = torch.randn(count, channels, out, out, generator=gen)
+    layers = {
+        'ParallelRoIAlign': lambda x: parallel_roi_align(
+            x, rois, out, 1 / stride, ratio, True),
+        'mmcv RoIAlign': lambda x: roi_align(
+            x.contiguous(), rois, out, 1 / stride, ratio, 'avg', True),
+    }
+    row = dict(case=case, stride=stride, channels=channels, output=out,
+               rois=count)
+    for name, layer in layers.items():
+        times = []
+        for i in range(repeat + 1):
+            x = features.clone().requires_grad_()
+            start = time.perf_counter()
+            layer(x).backward(grad)
+            if i:
+                times.append(1000 * (time.perf_counter() - start))
+        row[name] = statistics.median(times)
+    return row
+
+
+def main(argv: Optional[List[str]] = None) -> List[dict]:
+    args = parse_args(argv)
+    import torch
+    torch.set_num_threads(args.threads)
+    rows = [time_case(case, args.repeat) for case in args.cases]
+    lines = ['| case | stride | channels | output | RoIs | ParallelRoIAlign '
+             'ms | mmcv RoIAlign ms |', '| --- | --- | --- | --- | --- | --- '
+             '| --- |']
+    lines += [f'| {r["case"]} | {r["stride"]} | {r["channels"]} | '
+              f'{r["output"]} | {r["rois"]} | {r["ParallelRoIAlign"]:.0f} | '
+              f'{r["mmcv RoIAlign"]:.0f} |' for r in rows]
+    lines.append('')
+    lines.append(f'Forward + backward, median of {args.repeat} runs; '
+                 f'{_cpu_model()}, {args.threads} torch threads.')
+    table = '\n'.join(lines)
+    print(table)
+    if args.readme:
+        from projects.benchmark.markdown_blocks import write_block
+        write_block(args.readme, 'roi align layer', table)
+    return rows
+
+
+def _cpu_model() -> str:
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return 'unknown CPU'
+
+
+if __name__ == '__main__':
+    main()
