@@ -8,10 +8,11 @@ computation is written with ``F.grid_sample`` (ONNX ``GridSample``, opset
 16) and a matrix product: every kernel tap samples the input bilinearly at
 its offset position (zero outside the image, as mmcv's
 ``dmcn_im2col_bilinear``), is multiplied by its mask, and the samples are
-contracted with the weights (mmcv's im2col + GEMM). It is slower than
-mmcv's kernel and exists for export only: :func:`with_standard_dcn` returns
-a copy of a model whose DCNv2 layers are :class:`GridSampleDCNv2` layers
-sharing nothing with the original.
+contracted with the weights (mmcv's im2col + GEMM). It exists for export
+(training uses :class:`~projects.layers.ParallelDCNv2`, whose gradients
+follow mmcv's at whole-pixel sample positions): :func:`with_standard_dcn`
+returns a copy of a model whose DCNv2 layers (mmcv's or ParallelDCNv2) are
+:class:`GridSampleDCNv2` layers sharing nothing with the original.
 """
 import copy
 from typing import Optional, Sequence, Tuple
@@ -21,26 +22,20 @@ import torch.nn.functional as F
 from mmcv.ops import ModulatedDeformConv2dPack
 from torch import Tensor, nn
 
+from projects.layers.deform_conv import sample_positions
+
 
 def modulated_deform_conv2d_standard(
         x: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
         bias: Optional[Tensor], stride: Tuple[int, int],
         padding: Tuple[int, int], dilation: Tuple[int, int], groups: int,
         deform_groups: int) -> Tensor:
-    """mmcv's ``modulated_deform_conv2d`` with grid sampling.
+    """mmcv's ``modulated_deform_conv2d`` with grid sampling, in standard
+    ONNX ops, for export (at whole-pixel sample positions its offset
+    gradient may differ from mmcv's one-sided one).
 
-    Args:
-        x (Tensor): input, shape (B, C, H, W).
-        offset (Tensor): shape (B, dg * 2 * kh * kw, Ho, Wo), per deform
-            group and kernel tap (row-major) the (dy, dx) offsets in input
-            pixels, mmcv's layout.
-        mask (Tensor): shape (B, dg * kh * kw, Ho, Wo), modulation (after
-            the sigmoid).
-        weight (Tensor): shape (C_out, C / groups, kh, kw).
-        bias (Tensor, optional): shape (C_out,).
-        stride, padding, dilation (tuple[int, int]): as the conv's.
-        groups (int): conv groups.
-        deform_groups (int): offset groups ``dg``.
+    Args and shapes: those of
+    :func:`projects.layers.deform_conv.modulated_deform_conv2d_gather`.
 
     Returns:
         Tensor: shape (B, C_out, Ho, Wo).
@@ -49,18 +44,8 @@ def modulated_deform_conv2d_standard(
     c_out, _, kh, kw = weight.shape
     ho, wo = offset.shape[-2:]
     k, dg = kh * kw, deform_groups
-    dev, dt = x.device, x.dtype
-    # sampling positions of every tap before the offsets: (k, Ho, 1), (k,
-    # 1, Wo); tap t = i * kw + j
-    taps_y = torch.arange(kh, device=dev, dtype=dt).repeat_interleave(kw)
-    taps_x = torch.arange(kw, device=dev, dtype=dt).repeat(kh)
-    base_y = (torch.arange(ho, device=dev, dtype=dt) * stride[0] -
-              padding[0])[None, :, None] + taps_y[:, None, None] * dilation[0]
-    base_x = (torch.arange(wo, device=dev, dtype=dt) * stride[1] -
-              padding[1])[None, None, :] + taps_x[:, None, None] * dilation[1]
-    off = offset.view(b, dg, k, 2, ho, wo)
-    py = base_y + off[:, :, :, 0]  # (B, dg, k, Ho, Wo), input pixels
-    px = base_x + off[:, :, :, 1]
+    py, px = sample_positions(offset, (kh, kw), stride, padding, dilation,
+                              dg)  # (B, dg, k, Ho, Wo), input pixels
     # pixel centres i -> (2 i + 1) / size - 1 (align_corners=False)
     grid = torch.stack([(2 * px + 1) / w - 1, (2 * py + 1) / h - 1], -1)
     sampled = F.grid_sample(
@@ -149,7 +134,7 @@ def with_standard_dcn(model: nn.Module) -> nn.Module:
     out = copy.deepcopy(model)
     for name in dcn_layers(out):
         layer = out.get_submodule(name)
-        if type(layer) is not ModulatedDeformConv2dPack:
+        if not isinstance(layer, ModulatedDeformConv2dPack):
             raise NotImplementedError(
                 f'{name}: {type(layer).__name__} has no standard-op '
                 'stand-in; only mmcv ModulatedDeformConv2dPack (DCNv2)')

@@ -4,6 +4,7 @@ layout, mask bases). Imports OpenMMLab only, never a method, engine, tool,
 benchmark or deploy module."""
 from .class_table import ClassTable
 from .conv_bn_fusion import FusedConvBN, conv_bn_pairs
+from .deform_conv import ParallelDCNv2, modulated_deform_conv2d_gather
 from .fp32_modules import Fp32Modules, Fp32Outputs, fp32_only_types, to_fp32
 from .graph_ops import GRAPH_POSTPROCESS, register_graph_postprocess
 from .head_outputs import (HEAD_OUTPUTS, LEVELS, SINGLE, TRAIN_ONLY,
@@ -19,7 +20,8 @@ from .stage_map import (SINGLE_STAGE, STAGE_MAPS, TWO_STAGE, StageMap,
 
 __all__ = [
     'ClassTable', 'GRAPH_POSTPROCESS', 'register_graph_postprocess',
-    'FusedConvBN', 'conv_bn_pairs', 'Fp32Modules',
+    'FusedConvBN', 'conv_bn_pairs', 'ParallelDCNv2',
+    'modulated_deform_conv2d_gather', 'Fp32Modules',
     'Fp32Outputs', 'fp32_only_types', 'to_fp32', 'HEAD_OUTPUTS', 'LEVELS',
     'SINGLE', 'TRAIN_ONLY', 'HeadOutputs', 'head_outputs',
     'register_head_outputs', 'MASK_BASES', 'mask_bases_of',

@@ -9,6 +9,7 @@ from torch import nn
 from projects.deploy.dcn import (GridSampleDCNv2, dcn_layers,
                                  modulated_deform_conv2d_standard,
                                  with_standard_dcn)
+from projects.layers import ParallelDCNv2
 
 
 @pytest.mark.parametrize('stride,padding,dilation,groups,deform_groups', [
@@ -60,3 +61,19 @@ def test_swap_copies_the_model_and_exports_standard_ops(tmp_path):
     out = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     torch.testing.assert_close(torch.from_numpy(out[0]), ref, atol=1e-4,
                                rtol=1e-4)
+
+
+def test_swap_takes_the_zoos_parallel_dcnv2_too():
+    """YOLACT++'s layers are ParallelDCNv2 (an mmcv
+    ModulatedDeformConv2dPack): export swaps them as it swaps mmcv's."""
+    torch.manual_seed(0)
+    dcn = ParallelDCNv2(4, 8, 3, padding=1, bias=False)
+    nn.init.normal_(dcn.conv_offset.weight, std=0.5)
+    model = nn.Sequential(dcn).eval()
+    assert dcn_layers(model) == ['0']
+    swapped = with_standard_dcn(model)
+    assert isinstance(swapped[0], GridSampleDCNv2) and dcn_layers(swapped) == []
+    x = torch.randn(1, 4, 12, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(swapped(x), model(x), atol=1e-5,
+                                   rtol=1e-4)

@@ -5,9 +5,13 @@
 yolactpp = dict(
     # §4.2: DCNv2 in every 3rd block (0, 3, ...) of C3-C5; dbolya's R101
     # ResNet101_DCN_Interval3. (dbolya's released R50 uses every block.)
+    # ParallelDCNv2 is mmcv's DCNv2 layer ('DCNv2'), computed on CPU with
+    # grid sampling on every thread instead of mmcv's one-thread kernel
+    # (the same outputs and gradients: projects/layers/deform_conv.py).
     backbone=dict(
         type='ResNetDCNInterval',
-        dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False),
+        dcn=dict(
+            type='ParallelDCNv2', deform_groups=1, fallback_on_stride=False),
         stage_with_dcn=(False, True, True, True),
         dcn_interval=3),
     # §4.3 "Optimized Prediction Head": 3 scales per level, 2^(0, 1/3, 2/3)
