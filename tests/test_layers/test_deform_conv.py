@@ -76,6 +76,7 @@ def test_layer_is_a_drop_in_for_mmcvs_pack():
         torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_yolactpp_config_builds_parallel_dcnv2():
     from projects.apis import build_model
     model = build_model(Config.fromfile(YOLACTPP), None, 'cpu')

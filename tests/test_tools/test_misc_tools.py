@@ -380,6 +380,7 @@ def test_norm_eval_gap_finds_the_bn_of_a_mask_branch_and_names_a_missing_one():
         script.batch_norms(model, 'mask_head.no_such_branch')
 
 
+@pytest.mark.slow
 def test_roi_align_speed_writes_both_layers_times(tmp_path):
     """tools/analysis/roi_align_speed.py times ParallelRoIAlign and mmcv's
     kernel on one case and writes the table into the page's block."""
