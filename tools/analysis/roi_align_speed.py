@@ -91,6 +91,7 @@ def time_case(case: str, repeat: int) -> dict:
 def main(argv: Optional[List[str]] = None) -> List[dict]:
     args = parse_args(argv)
     import torch
+    from projects.benchmark.roofline import cpu_name
     torch.set_num_threads(args.threads)
     rows = [time_case(case, args.repeat) for case in args.cases]
     lines = ['| case | stride | channels | output | RoIs | ParallelRoIAlign '
@@ -101,24 +102,13 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
               f'{r["mmcv RoIAlign"]:.0f} |' for r in rows]
     lines.append('')
     lines.append(f'Forward + backward, median of {args.repeat} runs; '
-                 f'{_cpu_model()}, {args.threads} torch threads.')
+                 f'{cpu_name()}, {args.threads} torch threads.')
     table = '\n'.join(lines)
     print(table)
     if args.readme:
         from projects.benchmark.markdown_blocks import write_block
         write_block(args.readme, 'roi align layer', table)
     return rows
-
-
-def _cpu_model() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return 'unknown CPU'
 
 
 if __name__ == '__main__':
