@@ -58,7 +58,7 @@ class End2EndModule(nn.Module):
         self.model = model
         self.input_shape = (int(input_shape[0]), int(input_shape[1]))
         self.split = detector_split(model)
-        self.postprocess = GRAPH_POSTPROCESS.lookup(model.mask_head)
+        self.postprocess = GRAPH_POSTPROCESS.lookup(model.mask_head).fn
 
     def forward(self, inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor,
                                                Tensor]:
@@ -89,7 +89,9 @@ def end2end_metadata(cfg: Config, model: nn.Module,
     Returns:
         dict[str, str]: ``input_shape`` [H, W], ``mean`` and ``std`` (per
         channel, after the channel swap), ``bgr_to_rgb``, ``classes``,
-        ``score_thr``, ``mask_thr``, ``config``.
+        ``score_thr``, ``mask_thr``, ``config`` and ``boxes_from_masks``
+        (the boxes are the masks' tight boxes: a runner takes them from
+        the masks it resized to the image, as PyTorch does).
     """
     pre = model.data_preprocessor
     dataset = cfg.test_dataloader.dataset
@@ -105,7 +107,9 @@ def end2end_metadata(cfg: Config, model: nn.Module,
         classes=list(classes), score_thr=float(score_thr),
         mask_thr=float(test_cfg.get('mask_thr',
                                     test_cfg.get('mask_thr_binary', 0.5))),
-        config=osp.basename(getattr(cfg, 'filename', '') or ''))
+        config=osp.basename(getattr(cfg, 'filename', '') or ''),
+        boxes_from_masks=GRAPH_POSTPROCESS.lookup(
+            model.mask_head).boxes_from_masks)
     return {k: json.dumps(v) for k, v in meta.items()}
 
 

@@ -23,9 +23,11 @@ The function takes the detector, the heads' dense outputs of one image
 (grouped as :mod:`.head_outputs` declares them, batch 1) and the input size
 (H, W), and returns ``boxes`` (N, 4), ``scores`` (N,), ``labels`` (N,) and
 ``masks`` (N, H, W) (mask probabilities, zero outside each box) at the
-input size.
+input size. A method whose boxes are the tight boxes of its masks (SOLOv2)
+declares so (``boxes_from_masks=True``): a runner then takes them from the
+masks at the image size, as PyTorch does, instead of scaling the graph's.
 """
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -37,15 +39,32 @@ from .class_table import ClassTable
 GraphPostprocess = Callable[[nn.Module, List[tuple], Tuple[int, int]],
                             Tuple[Tensor, Tensor, Tensor, Tensor]]
 
+
+
+class GraphPostprocessEntry(NamedTuple):
+    """A mask head's end-to-end post-processing and how a runner reads its
+    boxes.
+
+    Args:
+        fn (GraphPostprocess): see the module docstring.
+        boxes_from_masks (bool): the boxes are the tight boxes of the
+            binary masks (mmdet's ``mask2bbox``); PyTorch takes them at the
+            image size, so a runner recomputes them from its resized masks.
+    """
+    fn: GraphPostprocess
+    boxes_from_masks: bool = False
+
+
 #: Each mask head class's end-to-end post-processing, declared by the
 #: method's package with :func:`register_graph_postprocess`.
-GRAPH_POSTPROCESS: ClassTable[GraphPostprocess] = ClassTable(
+GRAPH_POSTPROCESS: ClassTable[GraphPostprocessEntry] = ClassTable(
     'end-to-end (in-graph) post-processing', dict,
     'A method declares it with register_graph_postprocess '
     '(projects/layers/graph_ops.py).')
 
 
-def register_graph_postprocess(fn: GraphPostprocess
+def register_graph_postprocess(fn: GraphPostprocess,
+                               boxes_from_masks: bool = False
                                ) -> Callable[[type], type]:
     """A class decorator: ``fn`` is the end-to-end post-processing of
     detectors whose mask head is of this class (or a subclass without its
@@ -53,11 +72,14 @@ def register_graph_postprocess(fn: GraphPostprocess
 
     Args:
         fn (GraphPostprocess): see the module docstring.
+        boxes_from_masks (bool): ``fn``'s boxes are the tight boxes of its
+            masks (:class:`GraphPostprocessEntry`).
 
     Returns:
         Callable: the decorator; it returns the class unchanged.
     """
-    return GRAPH_POSTPROCESS.register(fn)
+    return GRAPH_POSTPROCESS.register(
+        GraphPostprocessEntry(fn, boxes_from_masks))
 
 
 class NonMaxSuppression(torch.autograd.Function):

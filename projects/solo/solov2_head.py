@@ -12,7 +12,7 @@ from .grid_postprocess import cell_strides, grid_predict
 from .solo_heads import GridCheckMixin
 
 
-@register_graph_postprocess(solov2_graph_postprocess)
+@register_graph_postprocess(solov2_graph_postprocess, boxes_from_masks=True)
 @MODELS.register_module()
 class ZooSOLOV2Head(GridCheckMixin, SOLOV2Head):
     """SOLOv2 head (Wang et al., "SOLOv2: Dynamic and Fast Instance

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import (ROOT, TINY_CFG, fixed_size_pipeline, load_config,
-                      run_tool)
+                      load_script, run_tool)
 
 C = osp.join(ROOT, 'configs')
 #: method -> config; SAIS's tiny one is in the fast tier, the R50 ones run
@@ -183,3 +183,45 @@ def test_ort_run_refuses_a_network_only_graph(tmp_path):
     r = run_tool('tools/deployment/ort_run.py', path, path)
     assert r.returncode != 0
     assert 'no input_shape' in r.stderr and '--end2end' in r.stderr
+
+
+@pytest.mark.slow
+def test_ort_run_gives_solov2_the_boxes_of_its_image_size_masks(
+        fruits_nuts, tmp_path):
+    """SOLOv2's boxes are the tight boxes of its masks. PyTorch takes them
+    from the masks at the image size; the runner must too, rather than
+    scale the graph's input-size boxes (from a 128 px input to a 600 x 800
+    photo a side moves by up to 6 px)."""
+    from mmengine.structures import InstanceData
+
+    from projects.deploy import (end2end_metadata, export_end2end,
+                                 fixed_input_shape, load_batch,
+                                 match_detections)
+    runner = load_script('tools/deployment/ort_run.py')
+    cfg, model = _model('solov2')
+    shape = fixed_input_shape(cfg)
+    data = load_batch(model, cfg, _images(fruits_nuts, 1), shape)
+    _solov2_candidates_within_nms_pre(model, data['inputs'])
+    path = str(tmp_path / 'solov2.onnx')
+    export_end2end(model, path, data['inputs'],
+                   end2end_metadata(cfg, model, shape))
+    with torch.no_grad():
+        ref = model.predict(data['inputs'], data['data_samples'])[0]
+    ref = ref.pred_instances
+    assert ref.masks.shape[-2:] == (600, 800) and len(ref) > 0
+
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    meta = runner.read_metadata(session, path)
+    outs = session.run(None, {'inputs': data['inputs'].numpy()})
+    dets = runner.to_image(outs, meta, (600, 800), score_thr=0.0)
+    got = InstanceData(**{k: torch.from_numpy(np.asarray(v)) for k, v in
+                          dict(bboxes=dets['boxes'], scores=dets['scores'],
+                               labels=dets['labels'],
+                               masks=dets['masks']).items()})
+    agree = match_detections(ref, got)
+    assert agree['num_ref'] == agree['num_test'] == agree['matched'], agree
+    assert agree['min_mask_iou'] >= 0.98, agree
+    # every PyTorch box has a runner box within 1 px on all four sides
+    # (the masks agree; scaling the input-size boxes moves sides by 3-6 px)
+    off = (ref.bboxes[:, None] - got.bboxes[None]).abs().amax(-1).amin(1)
+    assert float(off.max()) <= 1.0, off.max()

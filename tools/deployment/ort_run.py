@@ -30,6 +30,8 @@ import onnxruntime as ort
 #: metadata keys the runner needs (written by projects/deploy/end2end.py)
 META_KEYS = ('input_shape', 'mean', 'std', 'bgr_to_rgb', 'classes',
              'score_thr', 'mask_thr')
+#: metadata keys read when present (files exported before them lack them)
+OPTIONAL_KEYS = ('boxes_from_masks', )
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -62,7 +64,8 @@ def read_metadata(session: ort.InferenceSession, path: str) -> Dict:
     if missing:
         sys.exit(f'error: {path}: no {", ".join(missing)} in its metadata; '
                  'export it with tools/deployment/export_onnx.py --end2end')
-    return {k: json.loads(v) for k, v in props.items() if k in META_KEYS}
+    return {k: json.loads(v) for k, v in props.items()
+            if k in META_KEYS + OPTIONAL_KEYS}
 
 
 def preprocess(image: np.ndarray, meta: Dict) -> np.ndarray:
@@ -82,7 +85,11 @@ def to_image(outputs: List[np.ndarray], meta: Dict, image_hw, score_thr
              ) -> Dict[str, np.ndarray]:
     """The graph's detections scoring at least ``score_thr``, at the
     original image size: boxes (n, 4) in image pixels, masks (n, H0, W0)
-    bool."""
+    bool. With ``boxes_from_masks`` in the metadata (SOLOv2) the boxes are
+    the tight boxes of these masks, (x1, y1, x2 + 1, y2 + 1) and zeros for
+    an empty mask, as PyTorch takes them at the image size (scaling the
+    graph's input-size boxes would move each side by up to a scale
+    factor)."""
     boxes, scores, labels, probs = outputs
     keep = scores >= score_thr
     boxes, scores, labels, probs = (boxes[keep], scores[keep], labels[keep],
@@ -95,7 +102,21 @@ def to_image(outputs: List[np.ndarray], meta: Dict, image_hw, score_thr
         masks[i] = cv2.resize(p, (img_w, img_h),
                               interpolation=cv2.INTER_LINEAR) > \
             meta['mask_thr']
+    if meta.get('boxes_from_masks'):
+        boxes = mask_boxes(masks)
     return dict(boxes=boxes, scores=scores, labels=labels, masks=masks)
+
+
+def mask_boxes(masks: np.ndarray) -> np.ndarray:
+    """Tight boxes of binary masks (n, H, W): (n, 4) float32, (x1, y1,
+    x2 + 1, y2 + 1) in pixels, zeros for an empty mask (mmdet's
+    ``mask2bbox``)."""
+    boxes = np.zeros((len(masks), 4), dtype=np.float32)
+    for i, m in enumerate(masks):
+        cols, rows = np.flatnonzero(m.any(0)), np.flatnonzero(m.any(1))
+        if len(cols):
+            boxes[i] = cols[0], rows[0], cols[-1] + 1, rows[-1] + 1
+    return boxes
 
 
 def rle(mask: np.ndarray) -> Dict:
