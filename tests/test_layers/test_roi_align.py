@@ -2,7 +2,7 @@
 and the same gradients for the features, on a real photo and on the RoIs
 that exercise each branch of mmcv's sampling (outside the map, on its last
 row and column, narrower than a pixel, negative size), and the same Mask
-R-CNN losses and gradients in a real training step."""
+R-CNN and YOLO-Mask losses and gradients in a real training step."""
 import os.path as osp
 
 import pytest
@@ -16,6 +16,8 @@ from projects.layers import (ParallelRoIAlign, RegistrySingleRoIExtractor,
 
 MASK_RCNN = osp.join(ROOT, 'configs', 'mask_rcnn',
                      'mask-rcnn_r50_fpn_1xb2-200i_fruits-nuts-384.py')
+YOLO_MASK = osp.join(ROOT, 'configs', 'yolo_mask',
+                     'yolo-mask-step1_d53_1xb2-200i_fruits-nuts-384.py')
 
 
 def _edge_rois(height: int, width: int, aligned: bool) -> torch.Tensor:
@@ -148,3 +150,35 @@ def test_mask_rcnn_step_is_the_same_with_mmcvs_kernel(fruits_nuts):
         torch.testing.assert_close(ours[key], theirs[key], atol=1e-4,
                                    rtol=1e-4)
     torch.testing.assert_close(ours_grad, theirs_grad, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_yolo_mask_step_is_the_same_with_mmcvs_kernel(fruits_nuts):
+    """One fp32 end-to-end YOLO-Mask training step on two real photos: the
+    mask loss and the gradient of the neck level its mask branch reads
+    match those with mmcv's RoIAlign."""
+    from projects.apis import build_model
+    cfg = Config.fromfile(YOLO_MASK)
+    extractor = cfg.model.mask_roi_extractor
+    assert extractor.type == 'RegistrySingleRoIExtractor'
+    assert extractor.roi_layer.type == 'ParallelRoIAlign'
+    cfg.model.train_mode = 'e2e'
+    ds = real_dataset(cfg, size=256)
+    results = []
+    for layer in ('ParallelRoIAlign', 'RoIAlign'):
+        cfg.model.mask_roi_extractor.roi_layer.type = layer
+        torch.manual_seed(0)
+        model = build_model(cfg, None, 'cpu').train()
+        assert isinstance(model.mask_roi_extractor.roi_layers[0],
+                          ParallelRoIAlign if layer != 'RoIAlign'
+                          else RoIAlign)
+        torch.manual_seed(1)  # the RoI sampler draws
+        losses = model(**model_inputs(model, [ds[0], ds[1]], True),
+                       mode='loss')
+        losses['loss_mask'].backward()
+        neck = model.neck.detect3.conv5.conv.weight.grad
+        assert neck is not None and neck.abs().sum() > 0
+        results.append((losses['loss_mask'], neck))
+    (ours, ours_grad), (theirs, theirs_grad) = results
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ours_grad, theirs_grad, atol=1e-5, rtol=1e-4)

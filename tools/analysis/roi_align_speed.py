@@ -2,7 +2,7 @@
 against mmcv's kernel, for the RoI layers of the zoo's methods.
 
     python tools/analysis/roi_align_speed.py [--cases mask-rcnn-box
-        mask-rcnn-mask blendmask] [--repeat 5] [--threads 2]
+        mask-rcnn-mask blendmask yolo-mask] [--repeat 5] [--threads 2]
         [--readme PAGE.md]
 
 Each case is one RoI layer call as a training step makes it: a feature
@@ -32,6 +32,10 @@ CASES = {
     'mask-rcnn-mask': (4, 256, 14, 0, 64, 32, 112),
     # the blender's crops of the 4 bases (configs/_base_/models/blendmask)
     'blendmask': (4, 4, 56, 1, 200, 20, 220),
+    # YOLO-Mask's mask branch: the 128-channel stride-8 neck level, 14 x 14,
+    # up to max_per_img=100 detections per image that overlap a GT by IoU
+    # 0.5 (configs/_base_/models/yolo_mask_d53.py); feral_cats' cats are large
+    'yolo-mask': (8, 128, 14, 0, 100, 64, 320),
 }
 
 
