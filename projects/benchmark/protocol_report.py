@@ -133,6 +133,23 @@ def results_table(proto: Protocol, runs: dict, bench: dict,
                   empty='no finished run yet')
 
 
+def unfinished_line(proto: Protocol, runs: dict) -> str:
+    """'Not finished yet: sais (seeds 1, 2), ...' in the plan's order (or
+    'none'): the planned seeds of each method without a finished run.
+
+    Args:
+        proto (Protocol): the protocol (its methods and their seeds).
+        runs (dict): :func:`load_runs` of its results folder.
+    """
+    missing = []
+    for m in proto.methods:
+        left = sorted(set(m.seeds) - {r.seed for r in runs.get(m.key, [])})
+        if left:
+            missing.append(f'{m.key} (seed{"s" * (len(left) > 1)} '
+                           f'{", ".join(map(str, left))})')
+    return 'Not finished yet: ' + (', '.join(missing) or 'none') + '.'
+
+
 def separation_pairs(proto: Protocol,
                      runs: dict) -> List[Tuple[str, str, Separation]]:
     """(key A, key B, :class:`~projects.benchmark.tables.Separation` of
@@ -283,16 +300,10 @@ def report_content(proto: Protocol, out: str) -> Tuple[str, str]:
     runs = load_runs(out)
     bench, index = load_benchmark(out), MethodIndex()
     probe_md = probe_table(proto, probes, choice)
-    missing = []
-    for m in proto.methods:
-        left = sorted(set(m.seeds) - {r.seed for r in runs.get(m.key, [])})
-        if left:
-            missing.append(f'{m.key} (seed{"s" * (len(left) > 1)} '
-                           f'{", ".join(map(str, left))})')
     parts = [
         '## Results (val split, mean ± std over seeds, %)', '',
         results_table(proto, runs, bench, index, out), '',
-        'Not finished yet: ' + (', '.join(missing) or 'none') + '.', '',
+        unfinished_line(proto, runs), '',
         '### Training memory against the papers', '',
         *(memory_lines(proto, bench, index) or
           ['- no pair with paper figures benchmarked yet']), '',

@@ -185,7 +185,7 @@ def test_report_and_method_page_format_a_row_identically():
     protocol folder's README) and a method page's table print the same
     cells for the same protocol row: one renderer."""
     index = MethodIndex(osp.join(ROOT, 'configs'))
-    report = block_table(tables.zoo_block(index))
+    report = block_table(tables.zoo_block(index, tables.PROTOCOL_RUNS[0]))
     with open(osp.join(ROOT, 'docs', 'results', 'feral_cats_cpu',
                        'README.md'), encoding='utf-8') as f:
         text = f.read()
@@ -209,6 +209,25 @@ def test_report_and_method_page_format_a_row_identically():
     sais = [r for r in report if r['method'] == 'SAIS'][0]
     assert (sais['mask AP'], sais['train memory']) == ('2.7 ± 0.2',
                                                        '1.42 GiB')
+
+
+def test_readme_headline_is_the_converged_table():
+    """README.md's results table is the converged protocol's: one row per
+    method with a finished run in docs/results/feral_cats_24e_cpu, each
+    with its plateau verdict, and the runs of the plan still missing."""
+    pr = tables.PROTOCOL_RUNS[tables.HEADLINE]
+    assert pr.proto is FERAL_CATS_24E
+    with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        text = f.read()
+    start, stop = find_block(text, 'zoo results')
+    block = text[start:stop]
+    rows = block_table(block)
+    runs = protocol_report.load_runs(pr.out)
+    assert len(rows) == len(runs) > 0
+    assert all(r['plateau (AP gain, last quarter)'].startswith(
+        ('flat (', 'rising at the cap (')) for r in rows)
+    assert all('_1xb2-24e_feral-cats-384.py' in r['config'] for r in rows)
+    assert protocol_report.unfinished_line(FERAL_CATS_24E, runs) in block
 
 
 def test_compare_configs_reports_a_changed_key(tmp_path, capsys):

@@ -26,9 +26,9 @@ markers (read and written by :mod:`projects.benchmark.markdown_blocks`):
 - ``benchmark.md`` in ``docs/results/<run>/README.md``: that run's
   ``benchmark.md`` (which ``tools/benchmark.py --render`` writes from its
   JSON);
-- ``zoo results`` in README.md: the table of the protocol report
-  (:func:`projects.benchmark.protocol_report.results_table`, the report
-  of ``docs/results/<PROTOCOL_RUN>``).
+- ``zoo results`` in README.md: the table of the converged protocol's
+  report (:func:`projects.benchmark.protocol_report.results_table` of
+  :data:`HEADLINE`), and the runs of its plan not finished yet.
 
 The method pages and the protocol report render their rows with the same
 code (:mod:`projects.benchmark.tables`). ``--check`` writes nothing and
@@ -51,7 +51,7 @@ from projects.benchmark.tables import (PAGE_COLUMNS, ResultRow, paper_rows,
                                        protocol_rows, render)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PROTOCOL_RUN = 'feral_cats_cpu'  # the protocol's results README.md shows
+PROTOCOL_RUN = 'feral_cats_cpu'  # the 200-iteration protocol's results
 OBSOLETE_BLOCKS = ('protocol', )  # method-page blocks the table replaced
 
 
@@ -76,6 +76,8 @@ PROTOCOL_RUNS = (
                 osp.join(ROOT, 'docs', 'results', 'feral_cats_24e_cpu'),
                 'protocol: converged'),
 )
+#: the protocol whose table is README.md's headline: the converged one
+HEADLINE = 1
 
 PAPER_NOTE = '''\
 *reported in*: the paper's own figures on COCO, from the Models of
@@ -163,17 +165,20 @@ def method_block(folder: str, index: MethodIndex,
     return '\n'.join(parts)
 
 
-def zoo_block(index: MethodIndex, pr: ProtocolRun = PROTOCOL_RUNS[0],
+def zoo_block(index: MethodIndex,
+              pr: ProtocolRun = PROTOCOL_RUNS[HEADLINE],
               loaded: Optional[Loaded] = None) -> str:
     """README.md's ``zoo results``: the protocol report's table, links
-    relative to the repository root."""
+    relative to the repository root, and the planned runs not finished
+    yet."""
     runs, bench = loaded or load_protocols([pr])[0]
     link = osp.relpath(osp.join(pr.out, 'README.md'), ROOT)
     name = osp.basename(pr.out)
     return protocol_report.results_table(
         pr.proto, runs, bench, index, ROOT) + (
+            '\n\n' + protocol_report.unfinished_line(pr.proto, runs) +
             '\n\nProtocol: [docs/protocol.md](docs/protocol.md); every run, '
-            f'the learning curves, the lr probe and the cost: [{name}]'
+            f'the learning curves, the claims and the cost: [{name}]'
             f'({link}).')
 
 
@@ -193,7 +198,7 @@ def targets(index: MethodIndex,
             with open(path) as f:
                 yield page, 'benchmark.md', f.read()
     yield osp.join(ROOT, 'README.md'), 'zoo results', zoo_block(
-        index, protocol_runs[0], loaded[0])
+        index, protocol_runs[HEADLINE], loaded[HEADLINE])
 
 
 def obsolete(index: MethodIndex) -> List[str]:
