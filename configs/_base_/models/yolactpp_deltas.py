@@ -5,9 +5,10 @@
 yolactpp = dict(
     # §4.2: DCNv2 in every 3rd block (0, 3, ...) of C3-C5; dbolya's R101
     # ResNet101_DCN_Interval3. (dbolya's released R50 uses every block.)
-    # ParallelDCNv2 is mmcv's DCNv2 layer ('DCNv2'), computed on CPU with
-    # grid sampling on every thread instead of mmcv's one-thread kernel
-    # (the same outputs and gradients: projects/layers/deform_conv.py).
+    # ParallelDCNv2 is mmcv's DCNv2 layer ('DCNv2'), computed on CPU as one
+    # gather of the sampled pixels (embedding_bag) and one GEMM on every
+    # thread instead of mmcv's one-thread kernel (the same outputs and
+    # gradients: projects/layers/deform_conv.py); on GPU it is mmcv's.
     backbone=dict(
         type='ResNetDCNInterval',
         dcn=dict(
