@@ -154,14 +154,13 @@ def test_mask_rcnn_step_is_the_same_with_mmcvs_kernel(fruits_nuts):
 
 @pytest.mark.slow
 def test_yolo_mask_step_is_the_same_with_mmcvs_kernel(fruits_nuts):
-    """One fp32 end-to-end YOLO-Mask training step on two real photos: the
-    mask loss and the gradient of the neck level its mask branch reads
-    match those with mmcv's RoIAlign."""
+    """One fp32 end-to-end YOLO-Mask training step on two real photos with
+    ParallelRoIAlign in its mask branch (its config keeps mmcv's, which is
+    no slower there): the mask loss and the gradient of the neck level the
+    branch reads match those with mmcv's RoIAlign."""
     from projects.apis import build_model
     cfg = Config.fromfile(YOLO_MASK)
-    extractor = cfg.model.mask_roi_extractor
-    assert extractor.type == 'RegistrySingleRoIExtractor'
-    assert extractor.roi_layer.type == 'ParallelRoIAlign'
+    cfg.model.mask_roi_extractor.type = 'RegistrySingleRoIExtractor'
     cfg.model.train_mode = 'e2e'
     ds = real_dataset(cfg, size=256)
     results = []

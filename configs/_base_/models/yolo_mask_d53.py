@@ -65,14 +65,12 @@ model = dict(
             reduction='sum'),
         loss_wh=dict(type='MSELoss', loss_weight=2.0, reduction='sum')),
     mask_feat_level=2,
-    # mmcv's RoIAlign with mmcv's settings, named through the zoo's
-    # RegistrySingleRoIExtractor as ParallelRoIAlign: on CPU parallel torch
-    # operations instead of mmcv's one-thread kernel (the same outputs and
-    # gradients, projects/layers/roi_align.py), on GPU mmcv's kernel
+    # mmcv's RoIAlign kernel: the zoo's ParallelRoIAlign is 4x faster per
+    # call here, yet a bf16 training step with it is not faster
+    # (docs/results/cpu_ops), so YOLO-Mask keeps mmcv's
     mask_roi_extractor=dict(
-        type='RegistrySingleRoIExtractor',
-        roi_layer=dict(
-            type='ParallelRoIAlign', output_size=14, sampling_ratio=0),
+        type='SingleRoIExtractor',
+        roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
         out_channels=128,
         featmap_strides=[8]),
     mask_head=dict(
