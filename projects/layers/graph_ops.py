@@ -40,7 +40,6 @@ GraphPostprocess = Callable[[nn.Module, List[tuple], Tuple[int, int]],
                             Tuple[Tensor, Tensor, Tensor, Tensor]]
 
 
-
 class GraphPostprocessEntry(NamedTuple):
     """A mask head's end-to-end post-processing and how a runner reads its
     boxes.
