@@ -3,7 +3,7 @@
     python tools/protocol.py [--stage probe train memory report]
         [--method KEY ...] [--seed N ...] [--device cpu|cuda]
         [--protocol feral_cats] [--out docs/results/feral_cats_cpu]
-        [--work-root work_dirs/protocol/feral_cats] [--amp]
+        [--work-root work_dirs/protocol/feral_cats] [--amp | --fp32]
         [--lr-from DIR] [--dry-run]
 
 Stages, in order (all four by default):
@@ -26,8 +26,12 @@ interrupted run resumes from its last checkpoint in ``--work-root``.
 autocast on the CPU) into its own folders (``..._bf16`` on the CPU,
 ``..._amp`` on a GPU), and ``run.json`` records it. ``--lr-from`` takes
 the probed lrs of another results folder instead of probing again (a bf16
-re-run of fp32-probed methods). ``--method`` and ``--seed`` run a subset (``--seed`` adds seeds a method
-does not train by default). Each training is its own ``tools/train.py``
+re-run of fp32-probed methods). ``--fp32`` trains in fp32 where the
+protocol itself trains in bf16 (``feral_cats_24e``), for a CPU without
+native bf16, into the protocol's own folders: ``run.json`` records fp32
+and the table's "trained on" column shows it. ``--method`` and
+``--seed`` run a subset (``--seed`` adds seeds a method does not train
+by default). Each training is its own ``tools/train.py``
 process; its output goes to ``<work-root>/.../train.out``.
 """
 import argparse
@@ -63,8 +67,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                    'docs/results/<protocol>_<device>)')
     p.add_argument('--work-root', help='checkpoints and MMEngine logs '
                    '(default: work_dirs/protocol/<protocol>_<device>)')
-    p.add_argument('--amp', action='store_true',
-                   help='train with tools/train.py --amp (bf16 on CPU)')
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument('--amp', action='store_true',
+                           help='train with tools/train.py --amp (bf16 on '
+                           'CPU)')
+    precision.add_argument('--fp32', action='store_true',
+                           help='train in fp32 where the protocol trains in '
+                           'mixed precision (a CPU without native bf16); '
+                           'same folders, run.json records fp32')
     p.add_argument('--lr-from', metavar='DIR',
                    help="use this results folder's probe/choice.json")
     p.add_argument('--dry-run', action='store_true',
@@ -72,13 +82,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     proto = P.PROTOCOLS[args.protocol]
     suffix = args.amp and not proto.amp  # a protocol's own precision
-    args.amp = args.amp or proto.amp    # needs no suffix
+    args.amp = (args.amp or proto.amp) and not args.fp32  # needs no suffix
     args.precision = P.precision_of(args.device, args.amp)
     tag = f'{proto.name}_{args.device}' + (
         f'_{args.precision}' if suffix else '')
     args.lr_from = args.lr_from or proto.lr_from
     args.out = args.out or f'docs/results/{tag}'
     args.work_root = args.work_root or f'work_dirs/protocol/{tag}'
+    if (args.amp and args.device == 'cpu' and not args.dry_run
+            and {'probe', 'train'} & set(args.stage)):
+        from projects.engine.inference_precision import \
+            bf16_unsupported_reason
+        reason = bf16_unsupported_reason('cpu')
+        if reason:
+            p.error(f'{proto.name} trains in bf16, but {reason}; --fp32 '
+                    'trains in fp32 instead (run.json records it)')
     if args.lr_from and not osp.isfile(
             osp.join(REPO, args.lr_from, 'probe', 'choice.json')):
         p.error(f'--lr-from {args.lr_from}: no probe/choice.json there')

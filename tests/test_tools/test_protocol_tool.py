@@ -100,3 +100,40 @@ def test_amp_trains_bf16_with_another_folders_lrs(tmp_path, protocol):
     r = protocol('--stage', 'train', '--amp', '--lr-from',
                  str(tmp_path / 'nowhere'), '--dry-run')
     assert r.returncode == 2 and 'no probe/choice.json' in r.stderr
+
+
+def test_fp32_trains_a_bf16_protocol_in_its_own_folders(tmp_path, protocol,
+                                                         tool):
+    """``--fp32`` runs a bf16 protocol without ``--amp`` (a CPU without
+    native bf16) into the protocol's own folders; ``--amp`` with it is
+    refused."""
+    args = tool.parse_args(['--protocol', 'feral_cats_24e', '--fp32'])
+    assert not args.amp and args.precision == 'fp32'
+    assert args.out == 'docs/results/feral_cats_24e_cpu'
+    assert args.work_root == 'work_dirs/protocol/feral_cats_24e_cpu'
+    r = protocol('--protocol', 'feral_cats_24e', '--stage', 'train',
+                 '--method', 'sais', '--seed', '1', '--fp32', '--dry-run',
+                 '--out', str(tmp_path / 'out'), '--work-root',
+                 str(tmp_path / 'work'))
+    assert r.returncode == 0, r.stderr
+    planned = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
+    assert len(planned) == 1 and '--amp' not in planned[0]
+    assert tool.parse_args(['--protocol', 'feral_cats_24e',
+                            '--dry-run']).amp
+    r = protocol('--protocol', 'feral_cats_24e', '--fp32', '--amp')
+    assert r.returncode == 2 and 'not allowed with' in r.stderr
+
+
+def test_a_bf16_protocol_on_a_cpu_without_bf16_points_to_fp32(
+        tmp_path, protocol, tool, monkeypatch):
+    """Refused before anything trains, with the CPU's reason and the way
+    out, instead of a failed training per run."""
+    import projects.engine.inference_precision as ip
+    monkeypatch.setattr(ip, 'bf16_unsupported_reason',
+                        lambda device: 'this CPU (torch capability AVX2) '
+                        'has no native bf16')
+    r = protocol('--protocol', 'feral_cats_24e', '--stage', 'train',
+                 '--method', 'sais', '--out', str(tmp_path))
+    assert r.returncode == 2
+    assert 'capability AVX2' in r.stderr and '--fp32' in r.stderr
+    assert not list(tmp_path.iterdir())
