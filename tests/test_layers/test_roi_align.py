@@ -180,4 +180,7 @@ def test_yolo_mask_step_is_the_same_with_mmcvs_kernel(fruits_nuts):
         results.append((losses['loss_mask'], neck))
     (ours, ours_grad), (theirs, theirs_grad) = results
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(ours_grad, theirs_grad, atol=1e-5, rtol=1e-4)
+    # atol: 0.3% of the largest gradient (0.035); the two kernels sum in
+    # other orders, and on an AVX2 CPU one pytest-xdist worker's run was
+    # 2.4e-5 apart where another's was 3e-6.
+    torch.testing.assert_close(ours_grad, theirs_grad, atol=1e-4, rtol=1e-3)
