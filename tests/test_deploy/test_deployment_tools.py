@@ -27,6 +27,15 @@ def test_missing_files_are_named(tools, tmp_path):
         infer.main([TINY_CFG, str(tmp_path / 'm.onnx'), TINY_CFG])
 
 
+def test_int8_full_range_without_int8_is_refused(tools, tmp_path, capsys):
+    export, _ = tools
+    with pytest.raises(SystemExit) as e:
+        export.main([TINY_CFG, str(tmp_path / 'nope.pth'), '--out',
+                     str(tmp_path / 'm.onnx'), '--int8-full-range'])
+    assert e.value.code == 2
+    assert '--int8-full-range needs --int8' in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_export_then_infer(tools, tmp_path, fruits_nuts, monkeypatch,
                            capsys):

@@ -42,7 +42,10 @@ post-processing), on as many threads as torch uses.
 on the first ``--calib-images`` images of CALIB_DIR (by name, leaving out
 the evaluation images; :mod:`projects.deploy.quantize`), and prints how its
 detections scoring at least ``--score-thr`` agree with the fp32 graph's on
-the first ``--eval-images`` test images (or ``--image``).
+the first ``--eval-images`` test images (or ``--image``). Its weights
+have 7 bits, which runs right on every x86 CPU; ``--int8-full-range``
+keeps 8, for CPUs with VNNI or AMX only (:func:`projects.deploy.quantize.
+quantize_int8`).
 """
 import argparse
 import copy
@@ -82,6 +85,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--int8', metavar='CALIB_DIR',
                         help='also write an int8 model calibrated on the '
                         'images of CALIB_DIR')
+    parser.add_argument('--int8-full-range', action='store_true',
+                        help='int8 weights with 8 bits, not 7: for CPUs '
+                        'with VNNI or AMX only (on AVX2 their int8 '
+                        'convolutions overflow)')
     parser.add_argument('--calib-images', type=int, default=8,
                         help='calibration images used (default 8)')
     parser.add_argument('--eval-images', type=int, default=4,
@@ -96,6 +103,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.shape and min(args.shape) < 32:
         parser.error(f'--shape {args.shape}: at least 32 pixels a side')
+    if args.int8_full_range and not args.int8:
+        parser.error('--int8-full-range needs --int8 CALIB_DIR')
     if args.end2end and args.int8:
         parser.error('--int8 applies to the network-only export; '
                      '--end2end graphs are fp32')
@@ -168,8 +177,11 @@ def export_int8(args, cfg, model, ort32, timed: dict) -> dict:
     ]
     out = osp.splitext(args.out)[0] + '_int8.onnx'
     start = time.perf_counter()
-    quantize_int8(args.out, out, batches)
-    print(f'int8: wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB) in '
+    quantize_int8(args.out, out, batches,
+                  reduce_range=not args.int8_full_range)
+    bits = 8 if args.int8_full_range else 7
+    print(f'int8: wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB, '
+          f'{bits}-bit weights) in '
           f'{time.perf_counter() - start:.1f} s, calibrated on '
           f'{len(paths)} images of {args.int8}')
     ort8 = OrtDetector(model, out, num_threads=torch.get_num_threads())
