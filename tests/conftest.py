@@ -7,7 +7,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import pytest
 
@@ -148,3 +148,34 @@ def model_inputs(model, samples: Sequence[dict], training: bool) -> dict:
     normalised and padded, and ``data_samples``."""
     from mmengine.dataset import pseudo_collate
     return model.data_preprocessor(pseudo_collate(list(samples)), training)
+
+
+def step_with_each_layer(cfg, layers: Sequence[str],
+                         use_layer: Callable[[object, str], None],
+                         step: Callable[[object, dict, str], object]
+                         ) -> list:
+    """One training step of the same model built with each of ``layers``
+    (a zoo layer and the mmcv kernel it stands in for), on the first two
+    photos of ``cfg``'s training set at 256 x 256.
+
+    For each name: ``use_layer(cfg, name)`` edits the config; the model is
+    built in train mode under seed 0 (the same initial weights), then
+    ``step(model, inputs, name)`` runs under seed 1 (the same sampler
+    draws) on :func:`model_inputs`.
+
+    Returns:
+        list: what ``step`` returned, in the order of ``layers``.
+    """
+    import torch
+
+    from projects.apis import build_model
+    ds = real_dataset(cfg, size=256)
+    results = []
+    for name in layers:
+        use_layer(cfg, name)
+        torch.manual_seed(0)
+        model = build_model(cfg, None, 'cpu').train()
+        inputs = model_inputs(model, [ds[0], ds[1]], True)
+        torch.manual_seed(1)
+        results.append(step(model, inputs, name))
+    return results

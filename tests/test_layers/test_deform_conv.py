@@ -11,7 +11,7 @@ import torch
 from mmcv.ops import ModulatedDeformConv2dPack, modulated_deform_conv2d
 from mmengine.config import Config
 
-from conftest import ROOT, model_inputs, real_dataset
+from conftest import ROOT, step_with_each_layer
 from projects.layers import (ParallelDCNv2, fp32_only_types,
                              modulated_deform_conv2d_gather)
 
@@ -96,29 +96,28 @@ def test_yolactpp_is_the_same_with_mmcvs_kernel(fruits_nuts):
     op above: through the model, mmcv's own gradients already move well
     beyond rounding when the input moves by 1e-6, as samples cross pixel
     cells.)"""
-    from projects.apis import build_model
     cfg = Config.fromfile(YOLACTPP)
-    ds = real_dataset(cfg, size=256)
-    results = []
-    for layer in ('ParallelDCNv2', 'DCNv2'):
+
+    def use_layer(cfg, layer):
         cfg.model.backbone.dcn.type = layer
-        torch.manual_seed(0)
-        model = build_model(cfg, None, 'cpu').train()
+
+    def step(model, inputs, layer):
         dcns = [m for m in model.modules()
                 if isinstance(m, ModulatedDeformConv2dPack)]
         assert len(dcns) == 5
         assert all((type(m) is ParallelDCNv2) == (layer == 'ParallelDCNv2')
                    for m in dcns)
-        inputs = model_inputs(model, [ds[0], ds[1]], True)
-        torch.manual_seed(1)
         with torch.no_grad():
             losses = model(**inputs, mode='loss')
         feats = model.backbone(inputs['inputs'])
         gen = torch.Generator().manual_seed(2)  # a fixed random projection
         sum((f * torch.randn(f.shape, generator=gen)).sum()
             for f in feats).backward()
-        results.append((losses, [g for m in dcns for g in (
-            m.weight.grad, m.conv_offset.weight.grad)]))
+        return losses, [g for m in dcns for g in (
+            m.weight.grad, m.conv_offset.weight.grad)]
+
+    results = step_with_each_layer(cfg, ('ParallelDCNv2', 'DCNv2'),
+                                   use_layer, step)
     (ours, ours_grads), (theirs, theirs_grads) = results
     assert set(ours) == set(theirs)
     for key in ours:

@@ -10,7 +10,7 @@ import torch
 from mmcv.ops import RoIAlign, roi_align
 from mmengine.config import Config
 
-from conftest import ROOT, model_inputs, real_dataset
+from conftest import ROOT, real_dataset, step_with_each_layer
 from projects.layers import (ParallelRoIAlign, RegistrySingleRoIExtractor,
                              fp32_only_types, parallel_roi_align)
 
@@ -125,27 +125,23 @@ def test_extractor_builds_a_registered_layer_by_name():
 def test_mask_rcnn_step_is_the_same_with_mmcvs_kernel(fruits_nuts):
     """One fp32 Mask R-CNN training step on two real photos: the losses and
     the gradients of the FPN match those with mmcv's RoIAlign."""
-    from projects.apis import build_model
     cfg = Config.fromfile(MASK_RCNN)
     assert cfg.model.roi_head.mask_roi_extractor.roi_layer.type == \
         'ParallelRoIAlign'
-    ds = real_dataset(cfg, size=256)
-    results = []
-    for layer in ('ParallelRoIAlign', 'RoIAlign'):
+
+    def use_layer(cfg, layer):
         for key in ('bbox_roi_extractor', 'mask_roi_extractor'):
             cfg.model.roi_head[key].roi_layer.type = layer
-        torch.manual_seed(0)
-        model = build_model(cfg, None, 'cpu').train()
-        assert isinstance(model.roi_head.bbox_roi_extractor.roi_layers[0],
-                          ParallelRoIAlign if layer != 'RoIAlign'
-                          else RoIAlign)
-        torch.manual_seed(1)  # the RoI sampler draws
-        losses = model(**model_inputs(model, [ds[0], ds[1]], True),
-                       mode='loss')
-        loss, _ = model.parse_losses(losses)
-        loss.backward()
-        results.append((losses, model.neck.fpn_convs[0].conv.weight.grad))
-    (ours, ours_grad), (theirs, theirs_grad) = results
+
+    def step(model, inputs, layer):
+        assert type(model.roi_head.bbox_roi_extractor.roi_layers[0]) is (
+            RoIAlign if layer == 'RoIAlign' else ParallelRoIAlign)
+        losses = model(**inputs, mode='loss')
+        model.parse_losses(losses)[0].backward()
+        return losses, model.neck.fpn_convs[0].conv.weight.grad
+
+    (ours, ours_grad), (theirs, theirs_grad) = step_with_each_layer(
+        cfg, ('ParallelRoIAlign', 'RoIAlign'), use_layer, step)
     for key in ('loss_cls', 'loss_bbox', 'loss_mask'):
         torch.testing.assert_close(ours[key], theirs[key], atol=1e-4,
                                    rtol=1e-4)
@@ -158,27 +154,24 @@ def test_yolo_mask_step_is_the_same_with_mmcvs_kernel(fruits_nuts):
     ParallelRoIAlign in its mask branch (its config keeps mmcv's, which is
     no slower there): the mask loss and the gradient of the neck level the
     branch reads match those with mmcv's RoIAlign."""
-    from projects.apis import build_model
     cfg = Config.fromfile(YOLO_MASK)
     cfg.model.mask_roi_extractor.type = 'RegistrySingleRoIExtractor'
     cfg.model.train_mode = 'e2e'
-    ds = real_dataset(cfg, size=256)
-    results = []
-    for layer in ('ParallelRoIAlign', 'RoIAlign'):
+
+    def use_layer(cfg, layer):
         cfg.model.mask_roi_extractor.roi_layer.type = layer
-        torch.manual_seed(0)
-        model = build_model(cfg, None, 'cpu').train()
-        assert isinstance(model.mask_roi_extractor.roi_layers[0],
-                          ParallelRoIAlign if layer != 'RoIAlign'
-                          else RoIAlign)
-        torch.manual_seed(1)  # the RoI sampler draws
-        losses = model(**model_inputs(model, [ds[0], ds[1]], True),
-                       mode='loss')
+
+    def step(model, inputs, layer):
+        assert type(model.mask_roi_extractor.roi_layers[0]) is (
+            RoIAlign if layer == 'RoIAlign' else ParallelRoIAlign)
+        losses = model(**inputs, mode='loss')
         losses['loss_mask'].backward()
         neck = model.neck.detect3.conv5.conv.weight.grad
         assert neck is not None and neck.abs().sum() > 0
-        results.append((losses['loss_mask'], neck))
-    (ours, ours_grad), (theirs, theirs_grad) = results
+        return losses['loss_mask'], neck
+
+    (ours, ours_grad), (theirs, theirs_grad) = step_with_each_layer(
+        cfg, ('ParallelRoIAlign', 'RoIAlign'), use_layer, step)
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
     # atol: 0.3% of the largest gradient (0.035); the two kernels sum in
     # other orders, and on an AVX2 CPU one pytest-xdist worker's run was
