@@ -103,15 +103,17 @@ def ap_values(recs: Sequence[RunRecord], key: str) -> List[float]:
 
 
 def device_words(env: Optional[dict]) -> str:
-    """Where a benchmark ran, from its ``environment``: ``'cpu, 2
-    threads'`` or the GPU's name; '' when unknown."""
+    """Where a benchmark ran, from its ``environment``: ``'cpu (AMD
+    EPYC), 2 threads'`` (the CPU model, when recorded: times compare only
+    within one) or the GPU's name; '' when unknown."""
     if not env:
         return ''
     if env.get('gpu'):
         return str(env['gpu'])
     threads = env.get('threads')
-    return str(env.get('device', '?')) + (f', {threads} threads'
-                                          if threads else '')
+    cpu = f" ({env['cpu']})" if env.get('cpu') else ''
+    return str(env.get('device', '?')) + cpu + (f', {threads} threads'
+                                                if threads else '')
 
 
 class ConfigFacts(NamedTuple):

@@ -240,7 +240,7 @@ def test_report_and_method_pages_share_columns_and_cell_formats(tmp_path):
                           'protocol: test')[0]
     cells = {c.header: c.cell(row, out) for c in T.PAGE_COLUMNS}
     assert cells['mask AP'] == '11.0 ± 1.0'
-    assert cells['ms/img'] == '482.2 (IQR 18.4) on cpu, 2 threads'
+    assert cells['ms/img'] == '482.2 (IQR 18.4) on cpu (AMD EPYC), 2 threads'
     assert cells['train memory'] == '1.42 GiB'
     assert cells['seeds'] == '0, 1, 2' and cells['method'] == 'SAIS'
     page = T.render([row], T.PAGE_COLUMNS, out)

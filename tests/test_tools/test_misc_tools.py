@@ -204,7 +204,8 @@ def test_report_and_method_page_format_a_row_identically():
             for header in ('method', 'seeds', 'mask AP', 'box AP', 'ms/img',
                            'train memory'):
                 assert row[header] == same[0][header] == also[0][header]
-            assert ' on cpu, 2 threads' in row['ms/img']
+            assert ' on cpu (' in row['ms/img']
+            assert row['ms/img'].endswith('), 2 threads')
             assert row['train memory'].endswith(' GiB')
     sais = [r for r in report if r['method'] == 'SAIS'][0]
     assert (sais['mask AP'], sais['train memory']) == ('2.7 ± 0.2',
