@@ -101,8 +101,9 @@ def quantize_int8(fp32_path: str, int8_path: str,
         op_types (Sequence[str]): ONNX ops quantised (their weights and
             input activations); default :data:`QUANTIZED_OPS`.
         reduce_range (bool): 7-bit weights (in [-64, 64]), which no x86
-            CPU's int8 convolution overflows (see the module doc); False keeps 8 bits, for CPUs
-            with VNNI or AMX only. Defaults to True.
+            CPU's int8 convolution overflows (see the module doc); False
+            keeps 8 bits, for CPUs with VNNI or AMX only. Defaults to
+            True.
 
     Returns:
         str: ``int8_path``.
