@@ -257,25 +257,23 @@ def train(row: dict, args) -> None:
 
 
 def environment(args) -> dict:
-    """Versions, device, CPU model and thread count, for the report."""
+    """Versions, device, CPU model, vector ISA and thread count, for the
+    report."""
     import mmcv
     import mmdet
     import mmengine
     import torch
+
+    from projects.benchmark.roofline import cpu_capability, cpu_name
     env = dict(python=platform.python_version(), torch=torch.__version__,
                mmcv=mmcv.__version__, mmdet=mmdet.__version__,
                mmengine=mmengine.__version__, device=args.device,
-               threads=torch.get_num_threads(), cpu=platform.processor())
+               threads=torch.get_num_threads(), cpu=cpu_name(),
+               cpu_capability=cpu_capability())
     # PyTorch's CPU allocator: transparent huge pages for buffers >= 2 MiB
     # when set (read once per process, so it holds for every row)
     if os.environ.get('THP_MEM_ALLOC_ENABLE'):
         env['thp_mem_alloc'] = os.environ['THP_MEM_ALLOC_ENABLE']
-    try:
-        with open('/proc/cpuinfo') as f:
-            env['cpu'] = next(ln.split(':', 1)[1].strip() for ln in f
-                              if ln.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
     if args.device == 'cuda':
         env['gpu'] = torch.cuda.get_device_name(0)
     return env

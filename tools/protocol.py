@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import platform
 import subprocess
 import sys
 import time
@@ -109,19 +108,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def device_words(device: str) -> str:
-    """The device in words, for run.json: GPU name, or CPU model and
-    torch's thread count."""
+    """The device in words, for run.json: GPU name, or CPU model, vector
+    ISA and torch's thread count (``'cpu (AMD EPYC, AVX2, 2 threads)'``)."""
     import torch
+
+    from projects.benchmark.roofline import cpu_capability, cpu_name
     if device == 'cuda':
         return f'cuda ({torch.cuda.get_device_name(0)})'
-    cpu = platform.processor() or 'cpu'
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(ln.split(':', 1)[1].strip() for ln in f
-                       if ln.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    return f'cpu ({cpu}, {torch.get_num_threads()} threads)'
+    return (f'cpu ({cpu_name()}, {cpu_capability()}, '
+            f'{torch.get_num_threads()} threads)')
 
 
 def train_process(config: str, work_dir: str, device: str, resume: bool,

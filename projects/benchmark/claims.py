@@ -60,7 +60,9 @@ def claim_verdict(claim: Claim, name: str, other_name: str,
         hold'; for AP, 'beyond the seed spread' or 'within the seed spread'
         when both methods have 2+ seeds, else 'one seed: no spread yet'
         (an ``About`` claim holds only within the spread). A missing
-        figure gives 'pending' and what is missing.
+        figure gives 'pending' and what is missing; latencies measured on
+        two machines (``ResultRow.device`` differs: another CPU model or
+        vector ISA, or a GPU) give 'not compared' and name both.
     """
     word = {'Above': 'above', 'Below': 'below', 'About': 'equal to'}[
         claim.relation]
@@ -74,6 +76,11 @@ def claim_verdict(claim: Claim, name: str, other_name: str,
             'memory-stage benchmark rows'
         return head + f'pending ({" and ".join(missing)}: no {what} yet)'
     figures = f'{_fmt(claim.metric, a)} vs {_fmt(claim.metric, b)}'
+    if claim.metric == 'ms/img' and mine.device != theirs.device:
+        # times compare only within one machine model; AP and the
+        # training state (same tensors on every device) compare across
+        return head + (f'{figures}: not compared, measured on different '
+                       f'machines ({mine.device}; {theirs.device})')
     if claim.metric in AP_METRIC_KEYS:
         gap = a - b
         figures += f' ({gap:+.1f})'

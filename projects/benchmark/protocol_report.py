@@ -14,6 +14,7 @@ import glob
 import json
 import math
 import os.path as osp
+import re
 from typing import Dict, List, Optional, Tuple
 
 from projects.apis.metafiles import MethodIndex
@@ -209,26 +210,57 @@ def memory_lines(proto: Protocol, bench: dict,
     return lines
 
 
+def _machine(device: str) -> str:
+    """``'cpu (AMD EPYC, AVX2, 2 threads)'`` -> ``'AMD EPYC, AVX2'``; other
+    device words (a GPU) unchanged."""
+    match = re.fullmatch(r'cpu \((.*?)(, \d+ threads)?\)', device)
+    return match.group(1) if match else device
+
+
+def curve_labels(proto: Protocol, runs: dict) -> Dict[str, str]:
+    """The legend label of each mask method with runs: its key, and where
+    its runs trained (precision, machine) when the plotted runs come from
+    more than one place, since the time axis is each run's own pace.
+
+    Args:
+        proto (Protocol): the protocol (its methods' order, ``masks``).
+        runs (dict): ``{method key: [RunRecord, ...]}``.
+
+    Returns:
+        dict[str, str]: method key -> label, in the protocol's order.
+    """
+    where = {m.key: sorted({f'{r.precision}, {_machine(r.device)}'
+                            for r in runs[m.key]})
+             for m in proto.methods if m.masks and runs.get(m.key)}
+    mixed = len({w for ws in where.values() for w in ws}) > 1
+    return {key: f'{key} ({"; ".join(ws)})' if mixed else key
+            for key, ws in where.items()}
+
+
 def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
     """Mask AP against iterations and against training time, one
     line per run (a method's seeds share its colour and marker, which no
-    other method has); box detectors (``Method.masks`` False) are left
-    out."""
+    other method has; labels from :func:`curve_labels`); box detectors
+    (``Method.masks`` False) are left out."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    labels = curve_labels(proto, runs)
+    # the legend goes below both panels, three labels a line
+    legend_rows = max(1, math.ceil(len(labels) / 3))
+    height = 4.2 + 0.2 * legend_rows
+    fig, axes = plt.subplots(1, 2, figsize=(11, height), dpi=110)
     colours = plt.get_cmap('tab20')
     markers = 'osD^vP*Xh<>p8dH+'
     for i, method in enumerate(proto.methods):
-        if not method.masks:
+        if method.key not in labels:
             continue
-        for j, rec in enumerate(runs.get(method.key, [])):
+        for j, rec in enumerate(runs[method.key]):
             xs = [p['iter'] for p in rec.curve]
             ts = [p['train_s'] / 60 for p in rec.curve]
             ys = [p['segm_mAP'] for p in rec.curve]
             kw = dict(color=colours(i % 20), marker=markers[i % 16], ms=4,
-                      lw=1.2, label=method.key if j == 0 else None)
+                      lw=1.2, label=labels[method.key] if j == 0 else None)
             axes[0].plot(xs, ys, **kw)
             axes[1].plot(ts, ys, **kw)
     axes[0].set_xlabel('iteration (batch 2)')
@@ -239,9 +271,11 @@ def plot_curves(proto: Protocol, runs: dict, path: str) -> None:
     for ax in axes:
         ax.set_ylabel('val mask AP (%)')
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc='upper left')
+    if labels:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center',
+                   ncol=3, fontsize=7, frameon=False)
     fig.suptitle(f'protocol {proto.name}: every run, val split', fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, (0.2 * legend_rows + 0.1) / height, 1, 1))
     fig.savefig(path)
     plt.close(fig)
 
@@ -356,6 +390,6 @@ __all__ = [
     'REPORT_BLOCK', 'BEGIN', 'END', 'CURVES', 'fmt_mean_std', 'mean_std',
     'load_runs', 'load_probes', 'load_benchmark', 'ap_values', 'probe_table',
     'results_table', 'separation_pairs', 'separations', 'memory_lines',
-    'plot_curves', 'lr_lines', 'cost_lines', 'probe_block', 'probe_markers',
+    'curve_labels', 'plot_curves', 'lr_lines', 'cost_lines', 'probe_block', 'probe_markers',
     'report_content', 'report_blocks', 'write_report'
 ]

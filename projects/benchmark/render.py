@@ -11,7 +11,8 @@ from .headline import headline, memory_ratios, paper_memory
 from .plot import plot
 from .precision import has_precision, precision_section
 from .report import (TABLE_COLUMNS, TRAIN_STATE_NOTE, breakdown_columns,
-                     breakdown_row, has_train_state, markdown, table_row)
+                     breakdown_row, has_train_state, machine_name, markdown,
+                     table_row)
 
 MARKDOWN, PLOT = 'benchmark.md', 'latency_vs_mask_ap.png'
 
@@ -24,7 +25,7 @@ def run_header(data: dict) -> str:
             ``settings`` (the tool's arguments) of a run.
     """
     env, s = data['environment'], data['settings']
-    machine = env.get('gpu') or env['cpu']
+    machine = machine_name(env)
     memory = ('CUDA max_memory_allocated' if env['device'] == 'cuda' else
               'the peak resident memory of that process')
     thp = (f", THP_MEM_ALLOC_ENABLE={env['thp_mem_alloc']} (PyTorch's CPU "
@@ -140,5 +141,5 @@ def render(data: dict, out_dir: str,
     md = write_markdown(rows, osp.join(out_dir, MARKDOWN), run_header(data),
                         paper, data.get('roofline'))
     left_out = plot(rows, osp.join(out_dir, PLOT),
-                    f"{env['device']}: {env.get('gpu') or env['cpu']}")
+                    f"{env['device']}: {machine_name(env)}")
     return md, memory_ratios(rows, paper), left_out

@@ -29,6 +29,16 @@ TRAIN_STATE_NOTE = (
     "optimizer's state (projects/benchmark/saved_memory.py)")
 
 
+def machine_name(env: dict) -> str:
+    """The machine of a benchmark ``environment`` in words: the GPU's
+    name, else the CPU model and, when recorded, its vector ISA
+    (``'AMD EPYC, AVX2'``); times compare only between equal names."""
+    if env.get('gpu'):
+        return str(env['gpu'])
+    isa = f", {env['cpu_capability']}" if env.get('cpu_capability') else ''
+    return f"{env.get('cpu', '?')}{isa}"
+
+
 def stats(values: List[float]) -> Optional[dict]:
     """Median and interquartile range (q75 - q25) of ``values``."""
     if not values:
@@ -181,7 +191,7 @@ def markdown(columns, rows: List[List[str]]) -> str:
 
 
 __all__ = ['TABLE_COLUMNS', 'BREAKDOWN_COLUMNS', 'TRAIN_STATE_COLUMN',
-           'TRAIN_STATE_NOTE', 'stats', 'median_iqr', 'gib', 'label',
+           'TRAIN_STATE_NOTE', 'machine_name', 'stats', 'median_iqr', 'gib', 'label',
            'train_memory_mib', 'train_state_mib', 'has_train_state',
            'breakdown_columns', 'head_post_ratio', 'table_row',
            'breakdown_row', 'markdown']

@@ -151,6 +151,14 @@ def cpu_name() -> str:
         return platform.processor() or platform.machine()
 
 
+def cpu_capability() -> str:
+    """The vector ISA torch dispatches to on this CPU (``'AVX2'``,
+    ``'AVX512'``, ...): two machines with one model name (``'AMD EPYC'``)
+    can differ in it, and with it in their speed."""
+    import torch
+    return torch.backends.cpu.get_cpu_capability()
+
+
 def measure(cases: Iterable[str] = CASES,
             precisions: Iterable[str] = PRECISIONS, warmup: int = 3,
             repeats: int = 10, scale: float = 1.,
@@ -187,7 +195,7 @@ def measure(cases: Iterable[str] = CASES,
                 gmac=gmac, median_ms=med, iqr_ms=q[2] - q[0],
                 gmacs=gmac / (med / 1000.))
     return dict(device=cpu_name(),
-                cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                cpu_capability=cpu_capability(),
                 torch=torch.__version__, threads=torch.get_num_threads(),
                 warmup=warmup, repeats=repeats, scale=scale, note=note,
                 results=results)
@@ -209,4 +217,4 @@ def peak(roofline: dict, case: str = PEAK_CASE,
 
 __all__ = ['CASES', 'PRECISIONS', 'PEAK_CASE', 'roofline_fraction',
            'conv_case', 'gemm_case', 'build_case', 'time_call', 'measure',
-           'peak', 'cpu_name']
+           'peak', 'cpu_name', 'cpu_capability']

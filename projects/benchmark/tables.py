@@ -30,8 +30,8 @@ from projects.apis.metafiles import MethodIndex, ModelEntry
 from .headline import MEMORY_KEY
 from .models import backbone_name
 from .protocol import Protocol, RunRecord, lr_tag, plateau_verdict
-from .report import (gib, markdown, median_iqr, train_memory_mib,
-                     train_state_mib)
+from .report import (gib, machine_name, markdown, median_iqr,
+                     train_memory_mib, train_state_mib)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # the metafiles' Metadata key of a paper's inference time (ms per image)
@@ -104,14 +104,15 @@ def ap_values(recs: Sequence[RunRecord], key: str) -> List[float]:
 
 def device_words(env: Optional[dict]) -> str:
     """Where a benchmark ran, from its ``environment``: ``'cpu (AMD
-    EPYC), 2 threads'`` (the CPU model, when recorded: times compare only
-    within one) or the GPU's name; '' when unknown."""
+    EPYC, AVX2), 2 threads'`` (the CPU model and vector ISA, when recorded:
+    times compare only within one, :func:`~.report.machine_name`) or the
+    GPU's name; '' when unknown."""
     if not env:
         return ''
     if env.get('gpu'):
         return str(env['gpu'])
     threads = env.get('threads')
-    cpu = f" ({env['cpu']})" if env.get('cpu') else ''
+    cpu = f' ({machine_name(env)})' if env.get('cpu') else ''
     return str(env.get('device', '?')) + cpu + (f', {threads} threads'
                                                 if threads else '')
 

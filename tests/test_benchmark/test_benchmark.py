@@ -254,6 +254,10 @@ def test_thp_allocator_setting_is_in_the_header(monkeypatch):
                              settings=settings))
     assert 'THP' not in header
     assert f"{env['threads']} threads), torch" in header
+    # the CPU model and its vector ISA: times compare only within one
+    isa = torch.backends.cpu.get_cpu_capability()
+    assert env['cpu_capability'] == isa
+    assert f"cpu ({env['cpu']}, {isa}, {env['threads']} threads" in header
     monkeypatch.setenv('THP_MEM_ALLOC_ENABLE', '1')
     env = tool.environment(args)
     assert env['thp_mem_alloc'] == '1'

@@ -145,6 +145,35 @@ def run_record(out, method, seed, segm, bbox=0.1):
                     osp.join(out, 'runs', f'{method}_s{seed}', 'run.json'))
 
 
+def test_curve_labels_name_the_machine_when_runs_come_from_several():
+    """The learning curves' time axis is each run's own pace: when runs
+    trained on different machines or precisions, each method's label says
+    where, so that no one reads a CPU's speed as a method's."""
+    import dataclasses
+
+    from projects.benchmark.protocol_report import curve_labels
+
+    def rec(method, precision, device):
+        return P.RunRecord(method=method, seed=0, lr=0.001, config='c.py',
+                           device=device, metrics={}, precision=precision)
+
+    intel = 'cpu (Intel(R) Xeon(R) Processor, 2 threads)'
+    amd = 'cpu (AMD EPYC, AVX2, 2 threads)'
+    runs = {'sais': [rec('sais', 'bf16', intel)],
+            'yolact': [rec('yolact', 'bf16', intel)]}
+    assert curve_labels(PROTO, runs) == {'sais': 'sais', 'yolact': 'yolact'}
+    runs['sss'] = [rec('sss', 'fp32', amd)]
+    assert curve_labels(PROTO, runs) == {
+        'sais': 'sais (bf16, Intel(R) Xeon(R) Processor)',
+        'yolact': 'yolact (bf16, Intel(R) Xeon(R) Processor)',
+        'sss': 'sss (fp32, AMD EPYC, AVX2)'}
+    # a method whose seeds trained in two places names both
+    runs['sais'].append(dataclasses.replace(runs['sais'][0], seed=1,
+                                            device=amd))
+    assert curve_labels(PROTO, runs)['sais'] == (
+        'sais (bf16, AMD EPYC, AVX2; bf16, Intel(R) Xeon(R) Processor)')
+
+
 def test_report_mean_std_and_spread(tmp_path):
     out = str(tmp_path)
     for seed, (a, b) in enumerate([(0.10, 0.02), (0.12, 0.03),
@@ -241,6 +270,10 @@ def test_report_and_method_pages_share_columns_and_cell_formats(tmp_path):
     cells = {c.header: c.cell(row, out) for c in T.PAGE_COLUMNS}
     assert cells['mask AP'] == '11.0 ± 1.0'
     assert cells['ms/img'] == '482.2 (IQR 18.4) on cpu (AMD EPYC), 2 threads'
+    # the vector ISA, when recorded, tells two machines of one model apart
+    assert T.device_words(dict(device='cpu', threads=2, cpu='AMD EPYC',
+                               cpu_capability='AVX2')) == \
+        'cpu (AMD EPYC, AVX2), 2 threads'
     assert cells['train memory'] == '1.42 GiB'
     assert cells['seeds'] == '0, 1, 2' and cells['method'] == 'SAIS'
     page = T.render([row], T.PAGE_COLUMNS, out)
@@ -370,6 +403,29 @@ def test_speed_claim_adds_the_accuracy_it_costs(tmp_path):
     assert lines[2].endswith('200 ms vs 400 ms (0.50x): **holds**, one '
                              'measurement each; mask AP 10.0 vs 12.0 (-2.0)')
     assert lines[0].endswith('pending (YOLACT: no runs yet)')
+
+
+def test_speed_claim_compares_times_from_one_cpu_model_only():
+    """Latencies measured on two CPU models (or a CPU and a GPU) are not
+    compared: the verdict names both machines instead of a ratio."""
+    from projects.apis.metafiles import Claim
+    from projects.benchmark.claims import claim_verdict
+    from projects.benchmark.tables import ResultRow
+    faster = Claim('ms/img', 'Below', 'condinst', 'slides')
+
+    def row(ms, device):
+        return ResultRow(method='m', config='c.py', ap={'segm_mAP': [10.]},
+                         latency=dict(median=ms), device=device)
+
+    amd = 'cpu (AMD EPYC, AVX2), 2 threads'
+    intel = 'cpu (Intel(R) Xeon(R) Processor, AVX512), 2 threads'
+    line = claim_verdict(faster, 'CondInst-RT', 'CondInst', row(300., amd),
+                         row(400., intel))
+    assert line.endswith(f'300 ms vs 400 ms: not compared, measured on '
+                         f'different machines ({amd}; {intel})')
+    assert claim_verdict(faster, 'CondInst-RT', 'CondInst', row(300., amd),
+                         row(400., amd)).endswith(
+        '300 ms vs 400 ms (0.75x): **holds**, one measurement each')
 
 
 def test_converged_report_has_the_claims_section(tmp_path):

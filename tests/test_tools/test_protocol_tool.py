@@ -137,3 +137,14 @@ def test_a_bf16_protocol_on_a_cpu_without_bf16_points_to_fp32(
     assert r.returncode == 2
     assert 'capability AVX2' in r.stderr and '--fp32' in r.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_run_records_name_the_cpu_model_and_its_vector_isa(tool):
+    """run.json's device: two machines of one model name can differ in
+    their vector ISA (and speed), so it is part of the words."""
+    import torch
+
+    from projects.benchmark.roofline import cpu_name
+    assert tool.device_words('cpu') == (
+        f'cpu ({cpu_name()}, {torch.backends.cpu.get_cpu_capability()}, '
+        f'{torch.get_num_threads()} threads)')
