@@ -36,6 +36,31 @@ def test_int8_full_range_without_int8_is_refused(tools, tmp_path, capsys):
     assert '--int8-full-range needs --int8' in capsys.readouterr().err
 
 
+def test_agreement_line_says_when_nothing_matched(tools):
+    """Detections that match nothing report no IoU: match_detections'
+    1.0 for an empty match is no agreement (an int8 graph that lost every
+    detection once printed 'box IoU min 1.0000, mask IoU min 1.0000')."""
+    from mmengine.structures import InstanceData
+
+    from projects.deploy import match_detections
+    export, _ = tools
+
+    def dets(box):
+        masks = torch.zeros(1, 32, 32, dtype=torch.bool)
+        masks[0, box[1]:box[3], box[0]:box[2]] = True
+        return InstanceData(bboxes=torch.tensor([box], dtype=torch.float),
+                            scores=torch.tensor([0.9]),
+                            labels=torch.tensor([0]), masks=masks)
+
+    apart = match_detections(dets([0, 0, 8, 8]), dets([20, 20, 30, 30]))
+    assert export.agreement_line('int8 vs fp32', apart) == (
+        'int8 vs fp32: 1 vs 1 detections, 0 matched')
+    same = match_detections(dets([0, 0, 8, 8]), dets([0, 0, 8, 8]))
+    assert export.agreement_line('int8 vs fp32', same) == (
+        'int8 vs fp32: 1 vs 1 detections, 1 matched, box IoU min 1.0000, '
+        'mask IoU min 1.0000 mean 1.0000, max score diff 0.00e+00')
+
+
 @pytest.mark.slow
 def test_export_then_infer(tools, tmp_path, fruits_nuts, monkeypatch,
                            capsys):

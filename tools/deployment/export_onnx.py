@@ -143,10 +143,14 @@ def median_ms(fn, runs: int) -> float:
 
 
 def agreement_line(what: str, agree: dict) -> str:
-    """One line summing up :func:`projects.deploy.match_detections`."""
+    """One line summing up :func:`projects.deploy.match_detections`; no
+    IoU or score figures when no pair matched (its 1.0 then is no
+    agreement)."""
     line = (f'{what}: {agree["num_ref"]} vs {agree["num_test"]} detections,'
-            f' {agree["matched"]} matched, box IoU min '
-            f'{agree["min_box_iou"]:.4f}')
+            f' {agree["matched"]} matched')
+    if not agree['matched']:
+        return line
+    line += f', box IoU min {agree["min_box_iou"]:.4f}'
     if agree['min_mask_iou'] is not None:
         line += (f', mask IoU min {agree["min_mask_iou"]:.4f} mean '
                  f'{agree["mean_mask_iou"]:.4f}')
@@ -199,11 +203,13 @@ def export_int8(args, cfg, model, ort32, timed: dict) -> dict:
             total[key] += agree[key]
         if agree['matched'] and agree['mean_mask_iou'] is not None:
             mask_ious.append((agree['mean_mask_iou'], agree['matched']))
-    mean_iou = sum(m * n for m, n in mask_ious) / max(
-        sum(n for _, n in mask_ious), 1)
+    matched = sum(n for _, n in mask_ious)
+    mean_iou = sum(m * n for m, n in mask_ious) / matched if matched \
+        else None
     print(f'int8 vs fp32, score >= {args.score_thr}, {len(evals)} images: '
           f'{total["num_ref"]} vs {total["num_test"]} detections, '
-          f'{total["matched"]} matched, mean mask IoU {mean_iou:.4f}')
+          f'{total["matched"]} matched' + (
+              f', mean mask IoU {mean_iou:.4f}' if matched else ''))
     result = dict(int8_path=out, int8_mean_mask_iou=mean_iou, **total)
     if args.time:
         x, samples = timed['inputs'], timed['data_samples']
