@@ -12,13 +12,20 @@ adds pairs of uint8 x int8 products in int16 (``vpmaddubsw``), which
 out 20% off its fp32 output, against 2% with 7-bit weights (onnxruntime's
 quantization docs, "reduce_range ... for better accuracy on non-VNNI
 CPUs"). A file quantised for CPUs with VNNI or AMX only may keep 8 bits.
+
+Min-max ranges are only as good as the calibration images: one image on
+which the network's activations run hundreds of times their usual size
+stretches every range it touches, until the other images quantise to
+almost nothing (docs/deployment.md). :func:`calibration_outliers` finds
+such images from the fp32 graph's outputs, so that they can be left out.
 """
 import glob
 import os
 import os.path as osp
 import tempfile
-from typing import Callable, Iterator, List, Optional, Sequence
+from typing import Callable, Iterator, List, NamedTuple, Optional, Sequence
 
+import numpy as np
 from torch import Tensor
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
@@ -78,8 +85,75 @@ class BatchReader:
         batch = next(self._batches, None)
         if batch is None:
             return None
-        tensor = batch() if callable(batch) else batch
-        return {self.input_name: tensor.detach().cpu().float().numpy()}
+        return {self.input_name: _array(batch)}
+
+
+class CalibrationOutlier(NamedTuple):
+    """A calibration input whose fp32 outputs run away (see
+    :func:`calibration_outliers`).
+
+    Args:
+        index (int): its position in the calibration batches.
+        output (str): the graph output with the largest ``ratio``.
+        ratio (float): that output's largest absolute value on this input,
+            over the median of the same figure across all inputs.
+    """
+    index: int
+    output: str
+    ratio: float
+
+
+def _array(batch) -> np.ndarray:
+    tensor = batch() if callable(batch) else batch
+    return tensor.detach().cpu().float().numpy()
+
+
+def calibration_outliers(fp32_path: str,
+                         batches: Sequence[Callable[[], Tensor]],
+                         input_name: str = 'inputs',
+                         factor: float = 10.) -> List[CalibrationOutlier]:
+    """Calibration inputs on which some output of the fp32 graph reaches
+    ``factor`` times its usual size (the median over the inputs of its
+    largest absolute value).
+
+    Min-max calibration keeps the largest range any input produces, so one
+    such input sets the int8 step of every tensor it inflates. They are
+    found on the graph's outputs, where a runaway activation inside the
+    network shows. Percentile or entropy calibration is no remedy when
+    such an input's whole feature maps are large rather than a few
+    values.
+
+    Args:
+        fp32_path (str): the exported fp32 graph.
+        batches (Sequence): calibration inputs, as for
+            :func:`quantize_int8`; each is run once here.
+        input_name (str): the graph's input name.
+        factor (float): how many times the median makes an outlier.
+
+    Returns:
+        list[CalibrationOutlier]: in input order; empty when none.
+
+    Raises:
+        ValueError: fewer than 3 batches (no median to compare with).
+    """
+    import onnxruntime as ort
+    if len(batches) < 3:
+        raise ValueError('calibration_outliers needs at least 3 calibration '
+                         f'batches to compare, got {len(batches)}')
+    session = ort.InferenceSession(fp32_path,
+                                   providers=['CPUExecutionProvider'])
+    names = [o.name for o in session.get_outputs()]
+    peaks = np.asarray([[float(np.abs(out).max()) if out.size else 0.
+                         for out in session.run(
+                             None, {input_name: _array(batch)})]
+                        for batch in batches])
+    ratios = peaks / np.maximum(np.median(peaks, axis=0), 1e-12)
+    found = []
+    for i, row in enumerate(ratios):
+        j = int(row.argmax())
+        if row[j] >= factor:
+            found.append(CalibrationOutlier(i, names[j], float(row[j])))
+    return found
 
 
 def quantize_int8(fp32_path: str, int8_path: str,

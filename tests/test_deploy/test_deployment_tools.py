@@ -34,6 +34,11 @@ def test_int8_full_range_without_int8_is_refused(tools, tmp_path, capsys):
                      str(tmp_path / 'm.onnx'), '--int8-full-range'])
     assert e.value.code == 2
     assert '--int8-full-range needs --int8' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        export.main([TINY_CFG, str(tmp_path / 'nope.pth'), '--out',
+                     str(tmp_path / 'm.onnx'), '--keep-calib-outliers'])
+    assert e.value.code == 2
+    assert '--keep-calib-outliers needs --int8' in capsys.readouterr().err
 
 
 def test_agreement_line_says_when_nothing_matched(tools):
@@ -82,6 +87,28 @@ def test_export_then_infer(tools, tmp_path, fruits_nuts, monkeypatch,
     assert agree['num_ref'] == agree['num_test'] == agree['matched'] == 20
     assert agree['min_mask_iou'] >= 0.98
     assert result['max_abs_diff'] < 1e-3 and result['size_mib'] > 1
+
+    # --int8: a calibration image whose fp32 outputs run away is left out
+    # (the tiny random model has none on real photos: one is declared)
+    from projects.deploy import quantize
+    real = quantize.calibration_outliers
+
+    def second_runs_away(path, batches, *args, **kwargs):
+        assert real(path, batches) == []
+        return [quantize.CalibrationOutlier(1, 'mask_head.prototypes', 250.)]
+
+    monkeypatch.setattr(quantize, 'calibration_outliers', second_runs_away)
+    result = export.main([TINY_CFG, ckpt, '--out', onnx_path, '--int8',
+                          osp.join(fruits_nuts, 'images'), '--calib-images',
+                          '3', '--eval-images', '1', '--score-thr', '0'])
+    out = capsys.readouterr().out
+    result = result['int8']
+    [left] = result['calib_left_out']
+    assert (f'int8 calibration: left out {left}: the fp32 output '
+            'mask_head.prototypes reaches 250x its median over the 3 '
+            'images') in out
+    assert 'calibrated on 2 images' in out
+    assert osp.isfile(result['int8_path']) and result['matched'] > 0
 
     image = osp.join(fruits_nuts, 'images', '11.jpg')
     samples = infer.main([TINY_CFG, onnx_path, image, '--out-dir',

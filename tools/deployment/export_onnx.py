@@ -19,8 +19,8 @@ tools/deployment/ort_run.py (onnxruntime, numpy and OpenCV only) runs it
 (:mod:`projects.deploy.end2end`). It prints how its detections agree with
 ``model.predict`` at the input size; ``--time N`` times it against torch.
 
-Without ``--end2end``, the graph takes one fixed-shape batch (1, 3, H, W): ``--shape`` or, by
-default, the config's test resize rounded up to its padding divisor
+Without ``--end2end``, the graph takes one fixed-shape batch (1, 3, H, W):
+``--shape`` or, by default, the config's test resize rounded up to its padding divisor
 (384 x 384 for the zoo's small-data configs); images are resized by the
 test pipeline and padded to it (:mod:`projects.deploy.inputs`).
 Post-processing is not in the graph: it runs in torch
@@ -42,7 +42,10 @@ post-processing), on as many threads as torch uses.
 on the first ``--calib-images`` images of CALIB_DIR (by name, leaving out
 the evaluation images; :mod:`projects.deploy.quantize`), and prints how its
 detections scoring at least ``--score-thr`` agree with the fp32 graph's on
-the first ``--eval-images`` test images (or ``--image``). Its weights
+the first ``--eval-images`` test images (or ``--image``). A calibration
+image on which an fp32 output reaches 10x its median over the calibration
+images is left out (:func:`projects.deploy.quantize.calibration_outliers`;
+``--keep-calib-outliers`` keeps it). Its weights
 have 7 bits, which runs right on every x86 CPU; ``--int8-full-range``
 keeps 8, for CPUs with VNNI or AMX only (:func:`projects.deploy.quantize.
 quantize_int8`).
@@ -91,6 +94,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'convolutions overflow)')
     parser.add_argument('--calib-images', type=int, default=8,
                         help='calibration images used (default 8)')
+    parser.add_argument('--keep-calib-outliers', action='store_true',
+                        help='calibrate on every image, also those on '
+                        'which an fp32 output reaches 10x its median '
+                        '(left out by default: they flatten the int8 '
+                        'ranges)')
     parser.add_argument('--eval-images', type=int, default=4,
                         help='test images the int8 model is compared on '
                         '(default 4; --image gives one)')
@@ -103,8 +111,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.shape and min(args.shape) < 32:
         parser.error(f'--shape {args.shape}: at least 32 pixels a side')
-    if args.int8_full_range and not args.int8:
-        parser.error('--int8-full-range needs --int8 CALIB_DIR')
+    for flag in ('int8_full_range', 'keep_calib_outliers'):
+        if getattr(args, flag) and not args.int8:
+            parser.error(f'--{flag.replace("_", "-")} needs --int8 '
+                         'CALIB_DIR')
     if args.end2end and args.int8:
         parser.error('--int8 applies to the network-only export; '
                      '--end2end graphs are fp32')
@@ -165,7 +175,8 @@ def export_int8(args, cfg, model, ort32, timed: dict) -> dict:
     import torch
 
     from projects.deploy import OrtDetector, load_batch, match_detections
-    from projects.deploy.quantize import calibration_images, quantize_int8
+    from projects.deploy.quantize import (calibration_images,
+                                          calibration_outliers, quantize_int8)
     evals = [args.image] if args.image else test_images(cfg, args.eval_images)
     try:
         paths = [p for p in calibration_images(
@@ -179,6 +190,16 @@ def export_int8(args, cfg, model, ort32, timed: dict) -> dict:
         (lambda p=p: load_batch(model, cfg, [p], shape)['inputs'])
         for p in paths
     ]
+    left_out = []
+    if not args.keep_calib_outliers and len(paths) >= 3:
+        for o in calibration_outliers(args.out, batches):
+            left_out.append(paths[o.index])
+            print(f'int8 calibration: left out {paths[o.index]}: the fp32 '
+                  f'output {o.output} reaches {o.ratio:.0f}x its median '
+                  f'over the {len(paths)} images (its min-max ranges would '
+                  'flatten the others; --keep-calib-outliers keeps it)')
+        batches = [b for p, b in zip(paths, batches) if p not in left_out]
+        paths = [p for p in paths if p not in left_out]
     out = osp.splitext(args.out)[0] + '_int8.onnx'
     start = time.perf_counter()
     quantize_int8(args.out, out, batches,
@@ -210,7 +231,8 @@ def export_int8(args, cfg, model, ort32, timed: dict) -> dict:
           f'{total["num_ref"]} vs {total["num_test"]} detections, '
           f'{total["matched"]} matched' + (
               f', mean mask IoU {mean_iou:.4f}' if matched else ''))
-    result = dict(int8_path=out, int8_mean_mask_iou=mean_iou, **total)
+    result = dict(int8_path=out, int8_mean_mask_iou=mean_iou,
+                  calib_left_out=left_out, **total)
     if args.time:
         x, samples = timed['inputs'], timed['data_samples']
         result.update(
