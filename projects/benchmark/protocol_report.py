@@ -390,6 +390,7 @@ __all__ = [
     'REPORT_BLOCK', 'BEGIN', 'END', 'CURVES', 'fmt_mean_std', 'mean_std',
     'load_runs', 'load_probes', 'load_benchmark', 'ap_values', 'probe_table',
     'results_table', 'separation_pairs', 'separations', 'memory_lines',
-    'curve_labels', 'plot_curves', 'lr_lines', 'cost_lines', 'probe_block', 'probe_markers',
+    'curve_labels', 'plot_curves', 'lr_lines', 'cost_lines', 'probe_block',
+    'probe_markers',
     'report_content', 'report_blocks', 'write_report'
 ]

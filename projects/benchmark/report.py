@@ -191,7 +191,8 @@ def markdown(columns, rows: List[List[str]]) -> str:
 
 
 __all__ = ['TABLE_COLUMNS', 'BREAKDOWN_COLUMNS', 'TRAIN_STATE_COLUMN',
-           'TRAIN_STATE_NOTE', 'machine_name', 'stats', 'median_iqr', 'gib', 'label',
+           'TRAIN_STATE_NOTE', 'machine_name', 'stats', 'median_iqr', 'gib',
+           'label',
            'train_memory_mib', 'train_state_mib', 'has_train_state',
            'breakdown_columns', 'head_post_ratio', 'table_row',
            'breakdown_row', 'markdown']

@@ -20,9 +20,10 @@ tools/deployment/ort_run.py (onnxruntime, numpy and OpenCV only) runs it
 ``model.predict`` at the input size; ``--time N`` times it against torch.
 
 Without ``--end2end``, the graph takes one fixed-shape batch (1, 3, H, W):
-``--shape`` or, by default, the config's test resize rounded up to its padding divisor
-(384 x 384 for the zoo's small-data configs); images are resized by the
-test pipeline and padded to it (:mod:`projects.deploy.inputs`).
+``--shape`` or, by default, the config's test resize rounded up to its
+padding divisor (384 x 384 for the zoo's small-data configs); images are
+resized by the test pipeline and padded to it
+(:mod:`projects.deploy.inputs`).
 Post-processing is not in the graph: it runs in torch
 (:func:`projects.deploy.postprocess`).
 
@@ -190,16 +191,17 @@ def export_int8(args, cfg, model, ort32, timed: dict) -> dict:
         (lambda p=p: load_batch(model, cfg, [p], shape)['inputs'])
         for p in paths
     ]
-    left_out = []
-    if not args.keep_calib_outliers and len(paths) >= 3:
-        for o in calibration_outliers(args.out, batches):
-            left_out.append(paths[o.index])
-            print(f'int8 calibration: left out {paths[o.index]}: the fp32 '
-                  f'output {o.output} reaches {o.ratio:.0f}x its median '
-                  f'over the {len(paths)} images (its min-max ranges would '
-                  'flatten the others; --keep-calib-outliers keeps it)')
-        batches = [b for p, b in zip(paths, batches) if p not in left_out]
-        paths = [p for p in paths if p not in left_out]
+    outliers = calibration_outliers(args.out, batches) if (
+        not args.keep_calib_outliers and len(paths) >= 3) else []
+    for o in outliers:
+        print(f'int8 calibration: left out {paths[o.index]}: the fp32 '
+              f'output {o.output} reaches {o.ratio:.0f}x its median over '
+              f'the {len(paths)} images (its min-max ranges would flatten '
+              'the others; --keep-calib-outliers keeps it)')
+    drop = {o.index for o in outliers}
+    left_out = [paths[i] for i in sorted(drop)]
+    batches = [b for i, b in enumerate(batches) if i not in drop]
+    paths = [p for i, p in enumerate(paths) if i not in drop]
     out = osp.splitext(args.out)[0] + '_int8.onnx'
     start = time.perf_counter()
     quantize_int8(args.out, out, batches,
