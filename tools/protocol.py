@@ -21,7 +21,10 @@ Stages, in order (all four by default):
 
 Every finished piece is skipped when the command is run again: a probe
 whose scalars are in ``--out``, a run whose ``run.json`` is there. An
-interrupted run resumes from its last checkpoint in ``--work-root``.
+interrupted run resumes from its last checkpoint in ``--work-root``,
+also in a later session or on another machine: ``run.json`` sums the wall
+time of every part, killed ones included, and its ``parts`` name each
+part's device and precision (:mod:`projects.benchmark.run_parts`).
 ``--amp`` trains in mixed precision (``tools/train.py --amp``: bf16
 autocast on the CPU) into its own folders (``..._bf16`` on the CPU,
 ``..._amp`` on a GPU), and ``run.json`` records it. ``--lr-from`` takes
@@ -44,6 +47,7 @@ import time
 from typing import Optional
 
 from projects.benchmark import protocol as P
+from projects.benchmark import run_parts
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -244,14 +248,16 @@ def train_stage(proto: P.Protocol, args, lrs: dict) -> None:
                                      seed, run_dir, REPO))
         work_dir = osp.join(args.work_root, 'runs', name)
         resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+        device = device_words(args.device)
+        part = (None if args.dry_run else
+                run_parts.begin_part(work_dir, device, args.precision))
         wall = attempt(args, config, work_dir, resume)
+        if part is not None:
+            run_parts.end_part(work_dir, part,
+                               'failed' if wall is None else 'finished')
         if wall is None:
             continue
-        wall_file = osp.join(work_dir, 'wall_s.txt')
-        with open(wall_file, 'a') as f:
-            f.write(f'{wall:.1f}\n')
-        with open(wall_file) as f:
-            wall_total = sum(float(x) for x in f if x.strip())
+        wall_total, parts = run_parts.summary(run_parts.read_parts(work_dir))
         records = P.read_scalars(work_dir)
         metrics = P.final_metrics(records, proto.max_iters)
         if metrics is None:
@@ -261,10 +267,9 @@ def train_stage(proto: P.Protocol, args, lrs: dict) -> None:
               '\n'.join(json.dumps(r) for r in records) + '\n')
         P.RunRecord(method=method.key, seed=seed, lr=lrs[method.key],
                     config=method.config,
-                    device=device_words(args.device),
-                    precision=args.precision, metrics=metrics,
-                    curve=P.learning_curve(records),
-                    wall_s=round(wall_total, 1),
+                    device=device, precision=args.precision,
+                    metrics=metrics, curve=P.learning_curve(records),
+                    wall_s=wall_total, parts=parts,
                     checkpoint=osp.relpath(osp.join(
                         work_dir, f'iter_{proto.max_iters}.pth'),
                         REPO)).save(

@@ -454,6 +454,12 @@ class RunRecord:
             ``bbox_mAP`` (%).
         wall_s (float): wall time of the whole run (s), validation and
             start-up included, summed over resumed parts.
+        parts (list[dict]): per process that trained it (a run resumed in
+            a later session has several): ``device``, ``precision``,
+            ``wall_s`` and how it ``ended``
+            (:mod:`~projects.benchmark.run_parts`); empty in records
+            written before parts were kept, where ``device`` and
+            ``precision`` say it all.
         checkpoint (str, optional): the weights ``metrics`` belong to
             (relative to the repository; not in git), so that
             tools/benchmark.py ``--ap-from`` matches them to its rows.
@@ -468,6 +474,14 @@ class RunRecord:
     curve: List[dict] = field(default_factory=list)
     wall_s: float = 0.0
     checkpoint: Optional[str] = None
+    parts: List[dict] = field(default_factory=list)
+
+    def trained_on(self) -> List[str]:
+        """Where it trained: ``'<precision>, <device>'`` per distinct
+        (precision, device) of its parts, in their order."""
+        where = [f"{p['precision']}, {p['device']}" for p in self.parts]
+        return (list(dict.fromkeys(where)) or
+                [f'{self.precision}, {self.device}'])
 
     def save(self, path: str) -> None:
         os.makedirs(osp.dirname(path), exist_ok=True)

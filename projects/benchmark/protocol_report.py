@@ -217,6 +217,13 @@ def _machine(device: str) -> str:
     return match.group(1) if match else device
 
 
+def _machine_words(trained_on: str) -> str:
+    """``'fp32, cpu (AMD EPYC, AVX2, 2 threads)'`` -> ``'fp32, AMD EPYC,
+    AVX2'`` (one entry of :meth:`RunRecord.trained_on`)."""
+    precision, device = trained_on.split(', ', 1)
+    return f'{precision}, {_machine(device)}'
+
+
 def curve_labels(proto: Protocol, runs: dict) -> Dict[str, str]:
     """The legend label of each mask method with runs: its key, and where
     its runs trained (precision, machine) when the plotted runs come from
@@ -229,8 +236,8 @@ def curve_labels(proto: Protocol, runs: dict) -> Dict[str, str]:
     Returns:
         dict[str, str]: method key -> label, in the protocol's order.
     """
-    where = {m.key: sorted({f'{r.precision}, {_machine(r.device)}'
-                            for r in runs[m.key]})
+    where = {m.key: sorted({_machine_words(w) for r in runs[m.key]
+                            for w in r.trained_on()})
              for m in proto.methods if m.masks and runs.get(m.key)}
     mixed = len({w for ws in where.values() for w in ws}) > 1
     return {key: f'{key} ({"; ".join(ws)})' if mixed else key
@@ -303,7 +310,8 @@ def cost_lines(out: str, probes: dict, runs: dict,
     run_s = sum(r.wall_s for recs in runs.values() for r in recs)
     devices = sorted({p['device'] for got in probes.values()
                       for p in got.values()} |
-                     {r.device for recs in runs.values() for r in recs})
+                     {p['device'] for recs in runs.values() for r in recs
+                      for p in r.parts or [dict(device=r.device)]})
     n_probes = sum(len(g) for g in probes.values())
     return [f'- probes: none (lrs from {lr_from})' if lr_from and not n_probes
             else f'- probes: {probe_s / 3600:.2f} h wall ({n_probes} probe '

@@ -385,7 +385,7 @@ def plateau_cells(proto: Protocol, recs: Sequence[RunRecord]) -> List[str]:
         verdict, gain = plateau_verdict(r.curve, proto.max_iters)
         verdicts.append(verdict if math.isnan(gain) else
                         f'{verdict} ({gain:+.1f})')
-    where = sorted({f'{r.precision}, {r.device}' for r in recs})
+    where = sorted({w for r in recs for w in r.trained_on()})
     return ['; '.join(verdicts), '; '.join(where)]
 
 

@@ -4,6 +4,7 @@ The tool runs in-process (its ``main``, as ``python tools/protocol.py``
 calls it, with its exit status, stdout and stderr); one refusal also runs
 as a script in a subprocess (the slow tier)."""
 import json
+import os
 import os.path as osp
 import sys
 from types import SimpleNamespace
@@ -148,3 +149,47 @@ def test_run_records_name_the_cpu_model_and_its_vector_isa(tool):
     assert tool.device_words('cpu') == (
         f'cpu ({cpu_name()}, {torch.backends.cpu.get_cpu_capability()}, '
         f'{torch.get_num_threads()} threads)')
+
+
+def test_a_run_resumed_in_a_later_session_counts_every_part(
+        tmp_path, protocol, tool, monkeypatch):
+    """A session's end killed the run an hour in, on another machine; the
+    run that resumes and finishes it records both parts' wall time and
+    where each trained, and the table's "trained on" cell names both."""
+    from projects.benchmark import run_parts
+    from projects.benchmark.protocol import FERAL_CATS, RunRecord
+    from projects.benchmark.tables import plateau_cells
+    out, work = tmp_path / 'out', tmp_path / 'work'
+    (out / 'probe').mkdir(parents=True)
+    (out / 'probe' / 'choice.json').write_text(json.dumps(
+        dict(sais=dict(lr=0.001, scores={}))))
+    run_work = work / 'runs' / 'sais_s0'
+    intel = 'cpu (Intel(R) Xeon(R) Processor, AMX, 2 threads)'
+    run_parts.begin_part(str(run_work), intel, 'fp32', now=1000.0)
+    (run_work / 'train.out').write_text('Iter(train) [ 100/200]\n')
+    os.utime(run_work / 'train.out', (4600.0, 4600.0))
+    (run_work / 'last_checkpoint').write_text('iter_100.pth')
+
+    def finish_the_run(config, work_dir, device, resume, dry_run, amp):
+        assert resume
+        vis = osp.join(work_dir, '20261207_000000', 'vis_data')
+        os.makedirs(vis)
+        with open(osp.join(vis, 'scalars.json'), 'w') as f:
+            f.write(json.dumps(dict(iter=200, loss=1.0, time=2.0)) + '\n')
+            f.write(json.dumps(dict(step=FERAL_CATS.max_iters, **{
+                'coco/segm_mAP': 0.05, 'coco/bbox_mAP': 0.06})) + '\n')
+        return 120.0
+
+    monkeypatch.setattr(tool, 'train_process', finish_the_run)
+    r = protocol('--stage', 'train', '--method', 'sais', '--seed', '0',
+                 '--out', str(out), '--work-root', str(work))
+    assert r.returncode == 0, r.stderr
+    record = RunRecord.load(str(out / 'runs' / 'sais_s0' / 'run.json'))
+    assert [p['ended'] for p in record.parts] == ['killed', 'finished']
+    assert record.parts[0] == dict(device=intel, precision='fp32',
+                                   wall_s=3600.0, ended='killed')
+    here = tool.device_words('cpu')
+    assert record.parts[1]['device'] == record.device == here
+    assert 3600.0 <= record.wall_s < 3600.0 + 60
+    assert plateau_cells(FERAL_CATS, [record])[1] == '; '.join(
+        sorted([f'fp32, {intel}', f'fp32, {here}']))
