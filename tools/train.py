@@ -16,6 +16,9 @@ Differences from mmdet's tools/train.py:
 * ``--amp`` trains in mixed precision on the CPU too: bf16 autocast
   (``projects.engine.CPUBf16OptimWrapper``), where mmengine's
   ``AmpOptimWrapper`` (still used on a GPU) needs a GPU;
+* ``--channels-last`` trains in fp32 with channels-last convolutions on
+  the CPU (``projects.engine.CPUChannelsLastOptimWrapper``), oneDNN's
+  native layout;
 * ``load_from`` without ``--resume`` (fine-tuning) loads every tensor that
   fits and logs one line with what was skipped and why
   (``projects.engine.FineTuneLoadHook``), instead of mmengine's
@@ -40,6 +43,10 @@ def parse_args():
         '--amp', action='store_true', default=False,
         help='mixed-precision training: fp16 AmpOptimWrapper on a GPU, '
         'bf16 autocast (CPUBf16OptimWrapper) on the CPU')
+    parser.add_argument(
+        '--channels-last', action='store_true', default=False,
+        help='CPU: channels-last convolutions (CPUChannelsLastOptimWrapper; '
+        'with --amp they already are)')
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the lr by (processes x batch size) / base_batch_size')
@@ -101,6 +108,15 @@ def main():
         try:
             enable_amp(cfg, device)
         except (PrecisionNotSupportedError, ValueError) as e:
+            sys.exit(f'error: {args.config}: {e}')
+    if args.channels_last:
+        import torch
+
+        from projects.engine import enable_channels_last
+        try:
+            enable_channels_last(
+                cfg, 'cuda' if torch.cuda.is_available() else 'cpu')
+        except ValueError as e:
             sys.exit(f'error: {args.config}: {e}')
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):

@@ -7,7 +7,9 @@ from .checkpoint import (MMENGINE_CHECKPOINT_GLOBALS, CheckpointMismatchError,
                          UnreadableCheckpointError, UnsafeCheckpointError,
                          allow_mmengine_checkpoints, check_checkpoint_fits,
                          load_safe_checkpoint)
-from .cpu_amp_optim_wrapper import CPUBf16OptimWrapper, enable_amp
+from .cpu_amp_optim_wrapper import (CPUBf16OptimWrapper,
+                                    CPUChannelsLastOptimWrapper, enable_amp,
+                                    enable_channels_last)
 from .fine_tune_load_hook import FineTuneLoadHook, load_summary
 from .inference_precision import InferencePrecision, InferencePrecisionHook
 from .iter_seed_hook import IterSeedHook, iteration_seed
@@ -19,6 +21,7 @@ __all__ = [
     'CheckpointMismatchError', 'UnreadableCheckpointError',
     'UnsafeCheckpointError', 'allow_mmengine_checkpoints',
     'check_checkpoint_fits', 'load_safe_checkpoint', 'CPUBf16OptimWrapper',
+    'CPUChannelsLastOptimWrapper', 'enable_channels_last',
     'enable_amp', 'FineTuneLoadHook', 'load_summary', 'InferencePrecision',
     'InferencePrecisionHook', 'IterSeedHook', 'iteration_seed',
     'NonFiniteLossError', 'NonFiniteLossHook', 'PrototypeStatsHook',

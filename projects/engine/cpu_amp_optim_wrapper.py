@@ -27,7 +27,80 @@ from projects.layers.stage_map import stage_map_of
 
 
 @OPTIM_WRAPPERS.register_module()
-class CPUBf16OptimWrapper(OptimWrapper):
+class CPUChannelsLastOptimWrapper(OptimWrapper):
+    """``OptimWrapper`` that trains in fp32 with channels-last convolutions
+    on the CPU (``tools/train.py --channels-last``).
+
+    What differs from mmengine's ``OptimWrapper``: at the first step the
+    4-D weights of the model's ``nn.Conv2d`` / ``nn.ConvTranspose2d``
+    layers become ``torch.channels_last`` (:func:`convs_to_channels_last`;
+    a no-op at later steps), and the backbone's input too, at every step.
+    That is oneDNN's native layout: NCHW convolutions and their backward
+    passes reorder their tensors at every call. The arithmetic is fp32 as
+    before, only the order of the sums inside a convolution changes. The
+    weights keep that layout after training; their values and
+    ``state_dict`` are the same, so a checkpoint resumes with or without
+    it. The features become channels-last too, also in the same process's
+    validation, and mmcv's CPU kernels of :func:`~projects.layers.
+    fp32_modules.fp32_only_types` (RoIAlign, DCNs) read such a tensor as
+    NCHW, silently wrong, so those modules get a lasting forward pre-hook
+    that hands them contiguous NCHW tensors (:func:`keep_nchw_inputs`).
+    Why our own: mmengine 0.10.7's wrappers leave memory formats to the
+    model.
+
+    Args:
+        channels_last (bool): convert as above; False makes this a plain
+            ``OptimWrapper``. Defaults to True.
+        **kwargs: ``OptimWrapper``'s (``optimizer``, ``clip_grad``,
+            ``accumulative_counts``).
+
+    Raises:
+        ValueError: (``optim_context``) the model is not on the CPU.
+    """
+
+    def __init__(self, channels_last: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.channels_last = bool(channels_last)
+        print_log(self.describe(), logger='current')
+
+    def describe(self) -> str:
+        """str: what the wrapper does, for the log's first lines."""
+        return (f'{type(self).__name__}: fp32, channels_last='
+                f'{self.channels_last}')
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        """``OptimWrapper.optim_context`` (gradient accumulation's
+        ``no_sync``) with the channels-last layout above.
+
+        Args:
+            model (nn.Module): the model whose ``train_step`` runs inside.
+
+        Raises:
+            ValueError: the model's parameters are not on the CPU.
+        """
+        module = model.module if is_model_wrapper(model) else model
+        param = next(module.parameters(), None)
+        if param is not None and param.device.type != 'cpu':
+            raise ValueError(
+                f'{type(self).__name__} trains on the CPU; the model is on '
+                f'{param.device}')
+        handle = None
+        if self.channels_last:
+            convs_to_channels_last(module)
+            keep_nchw_inputs(module)
+            handle = module.backbone.register_forward_pre_hook(
+                _input_channels_last)
+        try:
+            with super().optim_context(model):
+                yield
+        finally:
+            if handle is not None:
+                handle.remove()
+
+
+@OPTIM_WRAPPERS.register_module()
+class CPUBf16OptimWrapper(CPUChannelsLastOptimWrapper):
     """``OptimWrapper`` that trains under CPU bf16 autocast
     (``tools/train.py --amp`` without a GPU).
 
@@ -61,22 +134,9 @@ class CPUBf16OptimWrapper(OptimWrapper):
       RoIAlign's fp32 output into a buffer of the features' dtype
       (:class:`~projects.layers.fp32_modules.Fp32Modules`).
 
-    * ``channels_last=True`` (the default): the 4-D weights of the model's
-      ``nn.Conv2d`` / ``nn.ConvTranspose2d`` layers (exactly these types,
-      and none inside the fp32 modules above, whose mmcv kernels read
-      NCHW memory whatever the strides) are made ``torch.channels_last``
-      at the first step (a no-op at later ones), and the backbone's input
-      too, at every step: oneDNN's native layout, so that its bf16
-      convolutions and their backward passes skip a reorder per call.
-      The weights keep that layout after training; their values and
-      ``state_dict`` are the same. The features they make are
-      channels-last too, also outside the wrapper's region, in the same
-      process's validation; mmcv's CPU kernels of
-      :func:`~projects.layers.fp32_modules.fp32_only_types` read such a
-      tensor as NCHW, silently wrong (BlendMask's in-training val mask AP
-      read 0.0 where the same weights in a fresh model gave 6.2). So at
-      the first step those modules also get a lasting forward pre-hook
-      (:func:`keep_nchw_inputs`) that hands them contiguous NCHW tensors.
+    * ``channels_last=True`` (the default): channels-last convolutions,
+      as in :class:`CPUChannelsLastOptimWrapper`, whose subclass this is
+      (the mmcv modules above keep reading NCHW: their forward pre-hook).
 
     What stays as in ``OptimWrapper``: the parameters, their gradients and
     the optimizer state are fp32 (autocast casts a weight to bf16 for its
@@ -112,50 +172,37 @@ class CPUBf16OptimWrapper(OptimWrapper):
         if reason:
             raise PrecisionNotSupportedError(
                 f'CPUBf16OptimWrapper (--amp on CPU): {reason}')
-        super().__init__(**kwargs)
+        super().__init__(channels_last=channels_last, **kwargs)
         self.dtype = torch.bfloat16
-        self.channels_last = bool(channels_last)
+
+    def describe(self) -> str:
+        """str: what the wrapper does, for the log's first lines."""
         names = ', '.join(t.__name__ for t in fp32_only_types())
-        print_log(
-            'CPUBf16OptimWrapper: forward and loss under torch.autocast('
-            "'cpu', dtype=torch.bfloat16); fp32 parameters, gradients and "
-            f'optimizer state, no loss scaling, channels_last='
-            f"{self.channels_last}; in fp32: the heads' "
-            f"outputs (decoding, NMS, losses), {names} and torch's fp32 "
-            'autocast ops', logger='current')
+        return ('CPUBf16OptimWrapper: forward and loss under torch.autocast('
+                "'cpu', dtype=torch.bfloat16); fp32 parameters, gradients "
+                'and optimizer state, no loss scaling, channels_last='
+                f"{self.channels_last}; in fp32: the heads' outputs "
+                f"(decoding, NMS, losses), {names} and torch's fp32 "
+                'autocast ops')
 
     @contextmanager
     def optim_context(self, model: nn.Module):
-        """``OptimWrapper.optim_context`` (gradient accumulation's
-        ``no_sync``) with CPU bf16 autocast and the fp32 mmcv modules.
+        """:meth:`CPUChannelsLastOptimWrapper.optim_context` with CPU bf16
+        autocast and the fp32 mmcv modules.
 
         Args:
             model (nn.Module): the model whose ``train_step`` runs inside.
 
         Raises:
-            ValueError: the model's parameters are not on the CPU.
+            ValueError: the model's parameters are not on the CPU (use
+                mmengine's ``AmpOptimWrapper`` on a GPU).
         """
         module = model.module if is_model_wrapper(model) else model
-        param = next(module.parameters(), None)
-        if param is not None and param.device.type != 'cpu':
-            raise ValueError(
-                f'CPUBf16OptimWrapper trains on the CPU; the model is on '
-                f'{param.device}: use AmpOptimWrapper there')
         heads = stage_map_of(module).modules(module)['head_forward']
-        handle = None
-        if self.channels_last:
-            convs_to_channels_last(module)
-            keep_nchw_inputs(module)
-            handle = module.backbone.register_forward_pre_hook(
-                _input_channels_last)
-        try:
-            with super().optim_context(model), \
-                    Fp32Modules(module, 'cpu'), Fp32Outputs(heads), \
-                    autocast(device_type='cpu', dtype=self.dtype):
-                yield
-        finally:
-            if handle is not None:
-                handle.remove()
+        with super().optim_context(model), \
+                Fp32Modules(module, 'cpu'), Fp32Outputs(heads), \
+                autocast(device_type='cpu', dtype=self.dtype):
+            yield
 
 
 def convs_to_channels_last(model: nn.Module) -> int:
@@ -266,4 +313,39 @@ def enable_amp(cfg, device_type: str) -> str:
         wrapper.pop('channels_last', None)
         wrapper.type = 'AmpOptimWrapper'
         wrapper.setdefault('loss_scale', 'dynamic')
+    return wrapper.type
+
+
+def enable_channels_last(cfg, device_type: str) -> str:
+    """Switch ``cfg.optim_wrapper`` to fp32 training with channels-last
+    convolutions (:class:`CPUChannelsLastOptimWrapper`), keeping its other
+    keys; a bf16 wrapper (``--amp`` on the CPU) already trains so and is
+    left as it is.
+
+    Args:
+        cfg (mmengine.Config): the training config, changed in place.
+        device_type (str): where the runner will train.
+
+    Returns:
+        str: the wrapper type now in the config.
+
+    Raises:
+        ValueError: ``device_type`` is not ``'cpu'``, or ``optim_wrapper``
+            names a wrapper type other than mmengine's ``OptimWrapper`` or
+            this module's, which would be silently replaced.
+    """
+    wrapper = cfg.optim_wrapper
+    if device_type != 'cpu':
+        raise ValueError(f'--channels-last: CPU training only (the runner '
+                         f'trains on {device_type!r})')
+    kind = wrapper.get('type', 'OptimWrapper')
+    if kind == 'CPUBf16OptimWrapper':
+        wrapper.channels_last = True
+        return kind
+    known = ('OptimWrapper', 'CPUChannelsLastOptimWrapper')
+    if kind not in known:
+        raise ValueError(f'--channels-last: optim_wrapper.type is {kind!r}; '
+                         f'it replaces one of {", ".join(known)} only')
+    wrapper.type = 'CPUChannelsLastOptimWrapper'
+    wrapper.channels_last = True
     return wrapper.type

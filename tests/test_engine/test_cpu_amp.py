@@ -1,6 +1,7 @@
 """bf16 mixed-precision training on CPU (``CPUBf16OptimWrapper``,
-``tools/train.py --amp``): real optimisation steps of zoo detectors on real
-photos."""
+``tools/train.py --amp``) and fp32 channels-last training
+(``CPUChannelsLastOptimWrapper``, ``--channels-last``): real optimisation
+steps of zoo detectors on real photos."""
 import copy
 import os.path as osp
 
@@ -12,7 +13,8 @@ from mmengine.dataset import pseudo_collate
 from conftest import ROOT, TINY_CFG, real_dataset
 from projects.layers.fp32_modules import Fp32Modules
 from projects.engine.inference_precision import bf16_unsupported_reason
-from projects.engine import CPUBf16OptimWrapper, enable_amp
+from projects.engine import (CPUBf16OptimWrapper, CPUChannelsLastOptimWrapper,
+                             enable_amp, enable_channels_last)
 
 NO_BF16 = bf16_unsupported_reason('cpu')
 needs_bf16 = pytest.mark.skipif(NO_BF16 is not None,
@@ -24,16 +26,33 @@ def build(cfg):
     return build_model(cfg, None, 'cpu').train()
 
 
-def amp_wrapper(model, cfg):
+def amp_wrapper(model, cfg, precision='bf16'):
+    """The ``tools/train.py --amp`` wrapper (bf16), or the ``--channels-last``
+    one (fp32)."""
     from mmengine.optim import build_optim_wrapper
     cfg = copy.deepcopy(cfg)
-    assert enable_amp(cfg, 'cpu') == 'CPUBf16OptimWrapper'
+    if precision == 'bf16':
+        assert enable_amp(cfg, 'cpu') == 'CPUBf16OptimWrapper'
+    else:
+        assert (enable_channels_last(cfg, 'cpu') ==
+                'CPUChannelsLastOptimWrapper')
     return build_optim_wrapper(model, cfg.optim_wrapper)
 
 
 def batches(cfg, n, size=None):
     ds = real_dataset(cfg, size=size)
     return [pseudo_collate([ds[2 * i], ds[2 * i + 1]]) for i in range(n)]
+
+
+def step_losses(model, wrapper, data, channels_last):
+    """The losses of one ``train_step`` per batch, as floats; checks that
+    the conv weights are channels-last after them or not."""
+    losses = [{k: float(v.detach())
+               for k, v in model.train_step(d, wrapper).items()}
+              for d in data]
+    assert model.backbone.conv1.weight.is_contiguous(
+        memory_format=torch.channels_last) == channels_last
+    return losses
 
 
 @pytest.mark.slow
@@ -82,16 +101,58 @@ def test_channels_last_steps_compute_what_nchw_steps_compute(fruits_nuts):
         model = build(cfg)  # seeded: the same init both times
         c = copy.deepcopy(cfg)
         c.optim_wrapper.channels_last = channels_last
-        wrapper = amp_wrapper(model, c)
-        losses[channels_last] = [
-            {k: float(v.detach())
-             for k, v in model.train_step(d, wrapper).items()}
-            for d in data]
-        assert model.backbone.conv1.weight.is_contiguous(
-            memory_format=torch.channels_last) == channels_last
+        losses[channels_last] = step_losses(
+            model, amp_wrapper(model, c), data, channels_last)
     for nchw, nhwc in zip(losses[False], losses[True]):
         for key in nchw:
             assert nhwc[key] == pytest.approx(nchw[key], rel=0.02, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_fp32_channels_last_steps_compute_what_plain_steps_compute(
+        fruits_nuts):
+    """``--channels-last`` without ``--amp``: fp32 arithmetic in another
+    memory layout, so the same losses step after step (only the order of
+    each convolution's sums differs), fp32 gradients, channels-last
+    weights after."""
+    from mmengine.optim import build_optim_wrapper
+    cfg = Config.fromfile(TINY_CFG)
+    data = batches(cfg, 3, size=256)
+    losses = {}
+    for channels_last in (False, True):
+        model = build(cfg)  # seeded: the same init both times
+        wrapper = (amp_wrapper(model, cfg, 'fp32') if channels_last else
+                   build_optim_wrapper(model, cfg.optim_wrapper))
+        assert isinstance(wrapper, CPUChannelsLastOptimWrapper) == \
+            channels_last
+        losses[channels_last] = step_losses(model, wrapper, data,
+                                            channels_last)
+        assert {p.dtype for p in model.parameters()} == {torch.float32}
+    for plain, nhwc in zip(losses[False], losses[True]):
+        assert plain.keys() == nhwc.keys()
+        for key in plain:
+            assert nhwc[key] == pytest.approx(plain[key], rel=1e-3,
+                                              abs=1e-5), key
+
+
+def test_enable_channels_last_picks_the_fp32_wrapper_on_cpu_only():
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs/sais/sais_r50_fpn_1xb2-200i_feral-cats-384.py'))
+    cpu = copy.deepcopy(cfg)
+    assert enable_channels_last(cpu, 'cpu') == 'CPUChannelsLastOptimWrapper'
+    assert cpu.optim_wrapper.clip_grad == cfg.optim_wrapper.clip_grad
+    assert cpu.optim_wrapper.optimizer == cfg.optim_wrapper.optimizer
+    with pytest.raises(ValueError, match="CPU training only.*'cuda'"):
+        enable_channels_last(copy.deepcopy(cfg), 'cuda')
+    bf16 = copy.deepcopy(cfg)
+    bf16.optim_wrapper.type = 'CPUBf16OptimWrapper'
+    bf16.optim_wrapper.channels_last = False
+    assert enable_channels_last(bf16, 'cpu') == 'CPUBf16OptimWrapper'
+    assert bf16.optim_wrapper.channels_last
+    other = copy.deepcopy(cfg)
+    other.optim_wrapper.type = 'AmpOptimWrapper'
+    with pytest.raises(ValueError, match='AmpOptimWrapper'):
+        enable_channels_last(other, 'cpu')
 
 
 def test_fp32_modules_run_roi_align_in_bf16_region():
@@ -149,10 +210,11 @@ def test_wrapper_refuses_float16():
 
 
 @pytest.mark.slow
-@needs_bf16
+@pytest.mark.parametrize('precision', [
+    pytest.param('bf16', marks=needs_bf16), 'fp32'])
 def test_model_predicts_after_channels_last_steps_as_a_fresh_copy(
-        fruits_nuts):
-    """The wrapper leaves the conv weights channels-last after a step;
+        fruits_nuts, precision):
+    """The wrappers leave the conv weights channels-last after a step;
     the same process's validation must still predict what the checkpoint
     predicts in a fresh model. BlendMask's blender runs mmcv's RoIAlign on
     the bases, whose CPU kernel reads a channels-last tensor as NCHW
@@ -162,7 +224,7 @@ def test_model_predicts_after_channels_last_steps_as_a_fresh_copy(
         ROOT, 'configs/blendmask/blendmask_r50_fpn_1xb2-200i_fruits-nuts-384.py'))
     cfg.model.test_cfg.score_thr = 0.0  # detections from a 1-step model
     model = build(cfg)
-    wrapper = amp_wrapper(model, cfg)
+    wrapper = amp_wrapper(model, cfg, precision)
     data = batches(cfg, 1, size=256)[0]
     model.train_step(data, wrapper)
     assert model.backbone.conv1.weight.is_contiguous(
