@@ -4,7 +4,7 @@
         [--method KEY ...] [--seed N ...] [--device cpu|cuda]
         [--protocol feral_cats] [--out docs/results/feral_cats_cpu]
         [--work-root work_dirs/protocol/feral_cats] [--amp | --fp32]
-        [--lr-from DIR] [--dry-run]
+        [--channels-last] [--lr-from DIR] [--dry-run]
 
 Stages, in order (all four by default):
 
@@ -32,7 +32,9 @@ the probed lrs of another results folder instead of probing again (a bf16
 re-run of fp32-probed methods). ``--fp32`` trains in fp32 where the
 protocol itself trains in bf16 (``feral_cats_24e``), for a CPU without
 native bf16, into the protocol's own folders: ``run.json`` records fp32
-and the table's "trained on" column shows it. ``--method`` and
+and the table's "trained on" column shows it; ``--channels-last`` trains
+fp32 in oneDNN's native layout (``tools/train.py --channels-last``; each
+part's ``layout`` in ``run.json``). ``--method`` and
 ``--seed`` run a subset (``--seed`` adds seeds a method does not train
 by default). Each training is its own ``tools/train.py``
 process; its output goes to ``<work-root>/.../train.out``.
@@ -44,7 +46,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Optional
+from typing import Optional, Sequence
 
 from projects.benchmark import protocol as P
 from projects.benchmark import run_parts
@@ -78,6 +80,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                            help='train in fp32 where the protocol trains in '
                            'mixed precision (a CPU without native bf16); '
                            'same folders, run.json records fp32')
+    p.add_argument('--channels-last', action='store_true',
+                   help='CPU: train with tools/train.py --channels-last '
+                   '(fp32 convolutions in channels-last layout; bf16 '
+                   'already is)')
     p.add_argument('--lr-from', metavar='DIR',
                    help="use this results folder's probe/choice.json")
     p.add_argument('--dry-run', action='store_true',
@@ -87,6 +93,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     suffix = args.amp and not proto.amp  # a protocol's own precision
     args.amp = (args.amp or proto.amp) and not args.fp32  # needs no suffix
     args.precision = P.precision_of(args.device, args.amp)
+    if args.channels_last and args.device != 'cpu':
+        p.error('--channels-last: CPU training only')
+    args.train_flags = (['--amp'] if args.amp else []) + (
+        ['--channels-last'] if args.channels_last else [])
+    args.layout = ('channels-last' if args.channels_last or
+                   (args.amp and args.device == 'cpu') else 'NCHW')
     tag = f'{proto.name}_{args.device}' + (
         f'_{args.precision}' if suffix else '')
     args.lr_from = args.lr_from or proto.lr_from
@@ -124,9 +136,9 @@ def device_words(device: str) -> str:
 
 
 def train_process(config: str, work_dir: str, device: str, resume: bool,
-                  dry_run: bool, amp: bool = False) -> float:
-    """Runs ``tools/train.py`` in its own process; returns its wall time
-    (s).
+                  dry_run: bool, flags: Sequence[str] = ()) -> float:
+    """Runs ``tools/train.py`` in its own process, with ``flags``
+    (``--amp``, ``--channels-last``) added; returns its wall time (s).
 
     Raises:
         RuntimeError: the training failed; names the log to read.
@@ -134,8 +146,7 @@ def train_process(config: str, work_dir: str, device: str, resume: bool,
     cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir]
     if resume:
         cmd.append('--resume')
-    if amp:
-        cmd.append('--amp')
+    cmd += flags
     print('[protocol]', ' '.join(cmd), flush=True)
     if dry_run:
         return 0.0
@@ -161,7 +172,7 @@ def attempt(args, config: str, work_dir: str,
     end). Returns the wall time, None when it failed or was a dry run."""
     try:
         wall = train_process(config, work_dir, args.device, resume,
-                             args.dry_run, args.amp)
+                             args.dry_run, args.train_flags)
     except RuntimeError as e:
         args.failed.append(str(e))
         print('[protocol] FAILED:', e, flush=True)
@@ -193,7 +204,8 @@ def probe_stage(proto: P.Protocol, args) -> dict:
                 start, stopped = time.time(), None
                 try:
                     wall = train_process(config, work_dir, args.device,
-                                         False, args.dry_run, args.amp)
+                                         False, args.dry_run,
+                                         args.train_flags)
                 except RuntimeError as e:
                     # a probe the NaN guard stopped is a result (its lr
                     # diverges), not a failure
@@ -250,7 +262,8 @@ def train_stage(proto: P.Protocol, args, lrs: dict) -> None:
         resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
         device = device_words(args.device)
         part = (None if args.dry_run else
-                run_parts.begin_part(work_dir, device, args.precision))
+                run_parts.begin_part(work_dir, device, args.precision,
+                                     args.layout))
         wall = attempt(args, config, work_dir, resume)
         if part is not None:
             run_parts.end_part(work_dir, part,

@@ -31,6 +31,9 @@ class Part:
         device (str): where it ran, in words (``'cpu (AMD EPYC, AVX2, 2
             threads)'``).
         precision (str): ``'fp32'`` or ``'bf16'``.
+        layout (str): the convolutions' memory layout, ``'NCHW'`` or
+            ``'channels-last'`` (``tools/train.py --channels-last``, and
+            bf16 on the CPU); ``''`` in parts recorded before it was kept.
         end (float, optional): when it ended (Unix time, s); None while it
             runs.
         ended (str): ``'finished'``, ``'failed'``, ``'killed'`` (closed by
@@ -39,6 +42,7 @@ class Part:
     start: float
     device: str
     precision: str
+    layout: str = ''
     end: Optional[float] = None
     ended: str = ''
 
@@ -80,7 +84,7 @@ def _append(work_dir: str, part: Part) -> None:
 
 
 def begin_part(work_dir: str, device: str, precision: str,
-               now: Optional[float] = None) -> Part:
+               layout: str = '', now: Optional[float] = None) -> Part:
     """Starts a part: first closes a part that never ended (its process
     was killed) at the last write to ``train.out``, then records the new
     one.
@@ -89,6 +93,7 @@ def begin_part(work_dir: str, device: str, precision: str,
         work_dir (str): the run's MMEngine work dir.
         device (str): where this part runs, in words.
         precision (str): its training precision.
+        layout (str): its convolutions' memory layout (:class:`Part`).
         now (float, optional): its start (Unix time, s); default now.
 
     Returns:
@@ -101,7 +106,7 @@ def begin_part(work_dir: str, device: str, precision: str,
             part.end, part.ended = max(last, part.start), 'killed'
             _append(work_dir, part)
     part = Part(start=time.time() if now is None else now, device=device,
-                precision=precision)
+                precision=precision, layout=layout)
     _append(work_dir, part)
     return part
 
@@ -118,7 +123,8 @@ def end_part(work_dir: str, part: Part, ended: str = 'finished',
 def summary(parts: List[Part]) -> Tuple[float, List[dict]]:
     """The run's wall time (s, every part's summed, killed and failed ones
     included: they are part of its cost) and the parts as run.json keeps
-    them (``device``, ``precision``, ``wall_s``, ``ended``)."""
-    kept = [dict(device=p.device, precision=p.precision,
+    them (``device``, ``precision``, ``layout``, ``wall_s``,
+    ``ended``)."""
+    kept = [dict(device=p.device, precision=p.precision, layout=p.layout,
                  wall_s=round(p.wall_s, 1), ended=p.ended) for p in parts]
     return round(sum(p.wall_s for p in parts), 1), kept

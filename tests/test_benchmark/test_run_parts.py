@@ -15,11 +15,13 @@ def test_a_killed_part_ends_at_its_logs_last_write(tmp_path):
     """Session 1 starts the run and is killed an hour in (its log was last
     written then); session 2, on another machine, resumes and finishes.
     The wall time is both parts', and each keeps its device."""
-    first = run_parts.begin_part(str(tmp_path), INTEL, 'bf16', now=1000.0)
+    first = run_parts.begin_part(str(tmp_path), INTEL, 'bf16',
+                                 'channels-last', now=1000.0)
     log = tmp_path / 'train.out'
     log.write_text('Iter(train) [ 960/2304]\n')
     os.utime(log, (4600.0, 4600.0))
-    second = run_parts.begin_part(str(tmp_path), AMD, 'fp32', now=9000.0)
+    second = run_parts.begin_part(str(tmp_path), AMD, 'fp32', 'NCHW',
+                                  now=9000.0)
     run_parts.end_part(str(tmp_path), second, now=9000.0 + 1800.0)
     parts = run_parts.read_parts(str(tmp_path))
     assert [p.start for p in parts] == [first.start, second.start]
@@ -27,10 +29,11 @@ def test_a_killed_part_ends_at_its_logs_last_write(tmp_path):
                                                     ('finished', 1800.0)]
     wall, kept = run_parts.summary(parts)
     assert wall == 5400.0
-    assert kept == [dict(device=INTEL, precision='bf16', wall_s=3600.0,
+    assert kept == [dict(device=INTEL, precision='bf16',
+                         layout='channels-last', wall_s=3600.0,
                          ended='killed'),
-                    dict(device=AMD, precision='fp32', wall_s=1800.0,
-                         ended='finished')]
+                    dict(device=AMD, precision='fp32', layout='NCHW',
+                         wall_s=1800.0, ended='finished')]
 
 
 def test_failed_parts_count_and_a_running_part_does_not(tmp_path):

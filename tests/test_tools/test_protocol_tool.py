@@ -123,6 +123,16 @@ def test_fp32_trains_a_bf16_protocol_in_its_own_folders(tmp_path, protocol,
                             '--dry-run']).amp
     r = protocol('--protocol', 'feral_cats_24e', '--fp32', '--amp')
     assert r.returncode == 2 and 'not allowed with' in r.stderr
+    r = protocol('--protocol', 'feral_cats_24e', '--stage', 'train',
+                 '--method', 'sais', '--seed', '1', '--fp32',
+                 '--channels-last', '--dry-run', '--out',
+                 str(tmp_path / 'out'), '--work-root', str(tmp_path / 'work'))
+    assert r.returncode == 0, r.stderr
+    planned = [ln for ln in r.stdout.splitlines() if 'tools/train.py' in ln]
+    assert len(planned) == 1 and planned[0].endswith('--channels-last')
+    r = protocol('--protocol', 'feral_cats_24e', '--channels-last',
+                 '--device', 'cuda', '--dry-run')
+    assert r.returncode == 2 and '--channels-last: CPU training' in r.stderr
 
 
 def test_a_bf16_protocol_on_a_cpu_without_bf16_points_to_fp32(
@@ -165,13 +175,13 @@ def test_a_run_resumed_in_a_later_session_counts_every_part(
         dict(sais=dict(lr=0.001, scores={}))))
     run_work = work / 'runs' / 'sais_s0'
     intel = 'cpu (Intel(R) Xeon(R) Processor, AMX, 2 threads)'
-    run_parts.begin_part(str(run_work), intel, 'fp32', now=1000.0)
+    run_parts.begin_part(str(run_work), intel, 'fp32', 'NCHW', now=1000.0)
     (run_work / 'train.out').write_text('Iter(train) [ 100/200]\n')
     os.utime(run_work / 'train.out', (4600.0, 4600.0))
     (run_work / 'last_checkpoint').write_text('iter_100.pth')
 
-    def finish_the_run(config, work_dir, device, resume, dry_run, amp):
-        assert resume
+    def finish_the_run(config, work_dir, device, resume, dry_run, flags):
+        assert resume and flags == ['--channels-last']
         vis = osp.join(work_dir, '20261207_000000', 'vis_data')
         os.makedirs(vis)
         with open(osp.join(vis, 'scalars.json'), 'w') as f:
@@ -182,12 +192,15 @@ def test_a_run_resumed_in_a_later_session_counts_every_part(
 
     monkeypatch.setattr(tool, 'train_process', finish_the_run)
     r = protocol('--stage', 'train', '--method', 'sais', '--seed', '0',
-                 '--out', str(out), '--work-root', str(work))
+                 '--channels-last', '--out', str(out), '--work-root',
+                 str(work))
     assert r.returncode == 0, r.stderr
     record = RunRecord.load(str(out / 'runs' / 'sais_s0' / 'run.json'))
     assert [p['ended'] for p in record.parts] == ['killed', 'finished']
     assert record.parts[0] == dict(device=intel, precision='fp32',
-                                   wall_s=3600.0, ended='killed')
+                                   layout='NCHW', wall_s=3600.0,
+                                   ended='killed')
+    assert record.parts[1]['layout'] == 'channels-last'
     here = tool.device_words('cpu')
     assert record.parts[1]['device'] == record.device == here
     assert 3600.0 <= record.wall_s < 3600.0 + 60
