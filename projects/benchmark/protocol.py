@@ -443,9 +443,11 @@ class RunRecord:
     Args:
         method (str), seed (int), lr (float): the run.
         config (str): the method's config.
-        device (str): where it ran, in words.
-        precision (str): training precision (:func:`precision_of`);
-            records written before it was kept are fp32.
+        device (str): where it ran, in words (its last part's, for a run
+            resumed elsewhere: :meth:`trained_on` names every part's).
+        precision (str): training precision (:func:`precision_of`; the
+            last part's too); records written before it was kept are
+            fp32.
         metrics (dict): the final validation record (COCO metrics in
             [0, 1], as MMDetection logs them).
         curve (list[dict]): per validation point ``iter``, ``train_s``
