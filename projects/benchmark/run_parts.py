@@ -33,7 +33,7 @@ class Part:
         precision (str): ``'fp32'`` or ``'bf16'``.
         layout (str): the convolutions' memory layout, ``'NCHW'`` or
             ``'channels-last'`` (``tools/train.py --channels-last``, and
-            bf16 on the CPU); ``''`` in parts recorded before it was kept.
+            bf16 on the CPU); ``''`` when not given.
         end (float, optional): when it ended (Unix time, s); None while it
             runs.
         ended (str): ``'finished'``, ``'failed'``, ``'killed'`` (closed by
