@@ -192,7 +192,9 @@ class ResultRow:
         state_mib (float, optional): training state, MiB.
         paper_memory_gb (float, optional): a paper's training memory, GB.
         paper_ms (float, optional): a paper's inference time, ms/img.
-        train_min (list[float]): training minutes of each run.
+        train_min (list[tuple]): ``(place, minutes)`` of each run, the
+            place being where it trained (:meth:`RunRecord.trained_on`,
+            joined): minutes are averaged within a place only.
         plateau (str), trained_on (str): the runs' plateau verdicts and
             precision / device, for a protocol with ``plateau``.
         run (str, optional): the results folder of the runs (absolute).
@@ -212,7 +214,7 @@ class ResultRow:
     state_mib: Optional[float] = None
     paper_memory_gb: Optional[float] = None
     paper_ms: Optional[float] = None
-    train_min: List[float] = field(default_factory=list)
+    train_min: List[Tuple[str, float]] = field(default_factory=list)
     plateau: str = '-'
     trained_on: str = '-'
     run: Optional[str] = None
@@ -274,8 +276,17 @@ MASK_AP, BOX_AP = AP_COLUMNS[0], AP_COLUMNS[-1]
 MS = Column('ms/img', _ms_cell)
 TRAIN_MEMORY = Column('train memory', _memory_cell)
 TRAIN_STATE = Column('train state', lambda row, _: gib(row.state_mib))
-TRAIN_MIN = Column('train min / run',
-                   lambda row, _: fmt_mean_std(row.train_min))
+def _train_min_cell(row: 'ResultRow', _) -> str:
+    """Mean ± std of the runs' training minutes; per place (in the
+    "trained on" cell's sorted order) when they trained in several."""
+    places: Dict[str, List[float]] = {}
+    for place, minutes in row.train_min:
+        places.setdefault(place, []).append(minutes)
+    return '; '.join(fmt_mean_std(places[p]) for p in sorted(places)) \
+        or '-'
+
+
+TRAIN_MIN = Column('train min / run', _train_min_cell)
 PLATEAU = Column('plateau (AP gain, last quarter)',
                  lambda row, _: row.plateau)
 TRAINED_ON = Column('trained on', lambda row, _: row.trained_on)
@@ -436,7 +447,8 @@ def protocol_rows(proto: Protocol, runs: Dict[str, List[RunRecord]],
             device=device_words(bench_row.get('environment')),
             train_mib=train_memory_mib(bench_row),
             state_mib=train_state_mib(bench_row),
-            train_min=[r.curve[-1]['train_s'] / 60 for r in recs
+            train_min=[('; '.join(r.trained_on()),
+                        r.curve[-1]['train_s'] / 60) for r in recs
                        if r.curve],
             plateau=plateau[0], trained_on=plateau[1],
             run=osp.abspath(out) if out else None))

@@ -466,3 +466,36 @@ def test_separation_needs_two_seeds_a_side():
     assert not separation([10.0, 12.0], [9.0, 11.0]).beyond
     with pytest.raises(ValueError, match='2\\+ seeds a side, got 1 and 2'):
         separation([10.0], [9.0, 11.0])
+
+
+def test_train_minutes_are_not_averaged_over_machines(tmp_path):
+    """A method whose seeds trained on two machines (or precisions) gets
+    its training minutes per place, in the order of its "trained on" cell:
+    a mean ± std over a bf16 AMX run and an fp32 AVX2 run would describe
+    neither."""
+    from projects.apis.metafiles import MethodIndex
+    from projects.benchmark import tables as T
+    out = str(tmp_path)
+    places = [('bf16', 'cpu (Intel(R) Xeon(R) Processor, 2 threads)', 43.3),
+              ('fp32', 'cpu (AMD EPYC, AVX2, 2 threads)', 121.5),
+              ('fp32', 'cpu (AMD EPYC, AVX2, 2 threads)', 118.5)]
+    for seed, (precision, device, minutes) in enumerate(places):
+        P.RunRecord(method='sais', seed=seed, lr=0.001, config='c.py',
+                    device=device, precision=precision,
+                    metrics={'coco/segm_mAP': 0.1, 'coco/bbox_mAP': 0.1},
+                    curve=[dict(iter=2304, train_s=60 * minutes,
+                                segm_mAP=10.0, bbox_mAP=10.0)]).save(
+            osp.join(out, 'runs', f'sais_s{seed}', 'run.json'))
+    proto = P.PROTOCOLS['feral_cats_24e']
+    row = T.protocol_rows(proto, load_runs(out), {}, MethodIndex(), out,
+                          'protocol: test')[0]
+    cells = {c.header: c.cell(row, out) for c in T.report_columns(proto)}
+    assert cells['trained on'] == ('bf16, cpu (Intel(R) Xeon(R) Processor, '
+                                   '2 threads); fp32, cpu (AMD EPYC, AVX2, '
+                                   '2 threads)')
+    assert cells['train min / run'] == '43.3; 120.0 ± 2.1'
+    run_record(str(tmp_path / 'one'), 'sais', 0, 0.1)
+    run_record(str(tmp_path / 'one'), 'sais', 1, 0.1)
+    row = T.protocol_rows(PROTO, load_runs(str(tmp_path / 'one')), {},
+                          MethodIndex(), out, 'protocol: test')[0]
+    assert T.TRAIN_MIN.cell(row, out) == '10.0 ± 0.0'
