@@ -28,5 +28,5 @@ setup(
         'onnxscript==0.7.2',
         'onnxruntime==1.32.0',
     ],
-    extras_require={'tests': ['pytest>=8', 'pytest-xdist>=3']},
+    extras_require={'tests': ['pytest>=8', 'pytest-xdist>=3.8']},
 )

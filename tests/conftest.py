@@ -40,10 +40,13 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``--dist loadfile`` hands out whole files in
-    collection order), the files with slow tests go first, so that no
-    long file starts last while the other workers sit idle. Within a file,
-    and without xdist, the order is kept."""
-    if not getattr(config.option, 'numprocesses', None):
+    collection order; setup.cfg's ``--no-loadscope-reorder`` stops xdist
+    from re-sorting them by their number of tests), the files with slow
+    tests go first, so that no long file starts last while the other
+    workers sit idle. Within a file, and without xdist, the order is kept.
+    The workers collect: their ``config`` has ``workerinput`` (and a
+    ``numprocesses`` option of None)."""
+    if not hasattr(config, 'workerinput'):
         return
     slow = {item.path for item in items
             if item.get_closest_marker('slow') is not None}
