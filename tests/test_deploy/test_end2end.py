@@ -56,52 +56,76 @@ def _model(name):
     return cfg, load_detector(cfg, seed=0)
 
 
-def _solov2_candidates_within_nms_pre(model, x):
+def _solov2_candidates_within_nms_pre(model, *xs):
     """SOLOv2's graph equals PyTorch when at most ``nms_pre`` (cell, class)
     pairs clear ``score_thr`` (projects/solo/graph_postprocess.py); random
     weights put thousands above the config's 0.1, so the threshold goes up
-    to the 400th best score of this image."""
+    to the 400th best score of the image of ``xs`` where it is highest."""
     import torch.nn.functional as F
-    with torch.no_grad():
-        _, cls_preds, _ = model.mask_head(model.extract_feat(x))
-    scores = []
-    for cls in cls_preds:
-        cls = cls.sigmoid()
-        peak = F.max_pool2d(cls, 2, stride=1, padding=1)[:, :, :-1, :-1]
-        scores.append((cls * (peak == cls)).flatten())
+    thr = []
+    for x in xs:
+        with torch.no_grad():
+            _, cls_preds, _ = model.mask_head(model.extract_feat(x))
+        scores = []
+        for cls in cls_preds:
+            cls = cls.sigmoid()
+            peak = F.max_pool2d(cls, 2, stride=1, padding=1)[:, :, :-1, :-1]
+            scores.append((cls * (peak == cls)).flatten())
+        thr.append(float(torch.cat(scores).topk(400).values[-1]))
     cfg = model.mask_head.test_cfg
-    cfg.score_thr = float(torch.cat(scores).topk(400).values[-1])
+    cfg.score_thr = max(thr)
     assert cfg.nms_pre >= 400
+
+
+def _export(name: str, fruits_nuts: str, out_dir) -> dict:
+    """``name``'s model and its end-to-end graph, traced on fruits_nuts
+    image 0: dict of cfg, model, shape, path (the .onnx file), props (its
+    metadata) and traced / other (the batches of images 0 and 1)."""
+    from projects.deploy import (dcn_layers, end2end_metadata,
+                                 export_end2end, fixed_input_shape,
+                                 load_batch, with_standard_dcn)
+    cfg, model = _model(name)
+    shape = fixed_input_shape(cfg)
+    traced, other = (load_batch(model, cfg, [p], shape)
+                     for p in _images(fruits_nuts))
+    if name == 'solov2':
+        _solov2_candidates_within_nms_pre(model, traced['inputs'],
+                                          other['inputs'])
+    net = with_standard_dcn(model) if dcn_layers(model) else model
+    path = str(out_dir / f'{name}.onnx')
+    export_end2end(net, path, traced['inputs'],
+                   end2end_metadata(cfg, model, shape))
+    props = {p.key: json.loads(p.value)
+             for p in onnx.load(path).metadata_props}
+    return dict(cfg=cfg, model=model, shape=shape, path=path, props=props,
+                traced=traced, other=other)
+
+
+@pytest.fixture(scope='module')
+def solov2_export(fruits_nuts, tmp_path_factory):
+    """SOLOv2's export (:func:`_export`), made once for the two tests that
+    run it: its R50 graph takes the longest to trace."""
+    return _export('solov2', fruits_nuts, tmp_path_factory.mktemp('solov2'))
 
 
 @pytest.mark.parametrize('name', [
     n if n in FAST else pytest.param(n, marks=pytest.mark.slow)
     for n in CONFIGS])
 def test_end2end_graph_gives_the_detections_of_predict(
-        name, fruits_nuts, tmp_path):
-    from projects.deploy import (dcn_layers, end2end_instances,
-                                 end2end_metadata, export_end2end,
-                                 fixed_input_shape, load_batch,
-                                 match_detections, with_standard_dcn)
-    cfg, model = _model(name)
-    shape = fixed_input_shape(cfg)
-    traced, other = (load_batch(model, cfg, [p], shape)
-                     for p in _images(fruits_nuts))
-    if name == 'solov2':
-        _solov2_candidates_within_nms_pre(model, other['inputs'])
-    net = with_standard_dcn(model) if dcn_layers(model) else model
-    path = str(tmp_path / f'{name}.onnx')
-    meta = end2end_metadata(cfg, model, shape)
-    export_end2end(net, path, traced['inputs'], meta)
-
+        name, fruits_nuts, tmp_path, request):
+    from projects.deploy import end2end_instances, match_detections
+    made = (request.getfixturevalue('solov2_export') if name == 'solov2'
+            else _export(name, fruits_nuts, tmp_path))
+    model, shape, path, props = (made[k] for k in
+                                 ('model', 'shape', 'path', 'props'))
     graph = onnx.load(path)
     assert {n.domain for n in graph.graph.node} <= {'', 'ai.onnx'}
-    props = {p.key: json.loads(p.value) for p in graph.metadata_props}
     assert props['classes'] == ['date', 'fig', 'hazelnut']
     assert props['input_shape'] == list(shape)
 
     # an image the graph was not traced on: no shape or count is baked in
-    x, samples = other['inputs'], other['data_samples']
+    x = made['other']['inputs']
+    samples = [s.clone() for s in made['other']['data_samples']]
     if name == 'solov2':  # its predict ignores rescale: ask for input size
         samples[0].set_metainfo(dict(ori_shape=tuple(shape)))
     with torch.no_grad():
@@ -187,24 +211,17 @@ def test_ort_run_refuses_a_network_only_graph(tmp_path):
 
 @pytest.mark.slow
 def test_ort_run_gives_solov2_the_boxes_of_its_image_size_masks(
-        fruits_nuts, tmp_path):
+        solov2_export):
     """SOLOv2's boxes are the tight boxes of its masks. PyTorch takes them
     from the masks at the image size; the runner must too, rather than
     scale the graph's input-size boxes (from a 128 px input to a 600 x 800
     photo a side moves by up to 6 px)."""
     from mmengine.structures import InstanceData
 
-    from projects.deploy import (end2end_metadata, export_end2end,
-                                 fixed_input_shape, load_batch,
-                                 match_detections)
+    from projects.deploy import match_detections
     runner = load_script('tools/deployment/ort_run.py')
-    cfg, model = _model('solov2')
-    shape = fixed_input_shape(cfg)
-    data = load_batch(model, cfg, _images(fruits_nuts, 1), shape)
-    _solov2_candidates_within_nms_pre(model, data['inputs'])
-    path = str(tmp_path / 'solov2.onnx')
-    export_end2end(model, path, data['inputs'],
-                   end2end_metadata(cfg, model, shape))
+    model, path = solov2_export['model'], solov2_export['path']
+    data = solov2_export['traced']
     with torch.no_grad():
         ref = model.predict(data['inputs'], data['data_samples'])[0]
     ref = ref.pred_instances
