@@ -251,6 +251,16 @@ def _memory_cell(row: ResultRow, _: str) -> str:
     return gib(row.train_mib)
 
 
+def _train_min_cell(row: ResultRow, _: str) -> str:
+    """Mean ± std of the runs' training minutes; per place (in the
+    "trained on" cell's sorted order) when they trained in several."""
+    places: Dict[str, List[float]] = {}
+    for place, minutes in row.train_min:
+        places.setdefault(place, []).append(minutes)
+    return '; '.join(fmt_mean_std(places[p]) for p in sorted(places)) \
+        or '-'
+
+
 def _run_cell(row: ResultRow, page_dir: str) -> str:
     if not row.run:
         return '-'
@@ -276,16 +286,6 @@ MASK_AP, BOX_AP = AP_COLUMNS[0], AP_COLUMNS[-1]
 MS = Column('ms/img', _ms_cell)
 TRAIN_MEMORY = Column('train memory', _memory_cell)
 TRAIN_STATE = Column('train state', lambda row, _: gib(row.state_mib))
-def _train_min_cell(row: 'ResultRow', _) -> str:
-    """Mean ± std of the runs' training minutes; per place (in the
-    "trained on" cell's sorted order) when they trained in several."""
-    places: Dict[str, List[float]] = {}
-    for place, minutes in row.train_min:
-        places.setdefault(place, []).append(minutes)
-    return '; '.join(fmt_mean_std(places[p]) for p in sorted(places)) \
-        or '-'
-
-
 TRAIN_MIN = Column('train min / run', _train_min_cell)
 PLATEAU = Column('plateau (AP gain, last quarter)',
                  lambda row, _: row.plateau)

@@ -79,8 +79,8 @@ def _solov2_candidates_within_nms_pre(model, *xs):
 
 def _export(name: str, fruits_nuts: str, out_dir) -> dict:
     """``name``'s model and its end-to-end graph, traced on fruits_nuts
-    image 0: dict of cfg, model, shape, path (the .onnx file), props (its
-    metadata) and traced / other (the batches of images 0 and 1)."""
+    image 0: dict of model, shape, path (the .onnx file) and traced /
+    other (the batches of images 0 and 1)."""
     from projects.deploy import (dcn_layers, end2end_metadata,
                                  export_end2end, fixed_input_shape,
                                  load_batch, with_standard_dcn)
@@ -95,10 +95,8 @@ def _export(name: str, fruits_nuts: str, out_dir) -> dict:
     path = str(out_dir / f'{name}.onnx')
     export_end2end(net, path, traced['inputs'],
                    end2end_metadata(cfg, model, shape))
-    props = {p.key: json.loads(p.value)
-             for p in onnx.load(path).metadata_props}
-    return dict(cfg=cfg, model=model, shape=shape, path=path, props=props,
-                traced=traced, other=other)
+    return dict(model=model, shape=shape, path=path, traced=traced,
+                other=other)
 
 
 @pytest.fixture(scope='module')
@@ -116,10 +114,10 @@ def test_end2end_graph_gives_the_detections_of_predict(
     from projects.deploy import end2end_instances, match_detections
     made = (request.getfixturevalue('solov2_export') if name == 'solov2'
             else _export(name, fruits_nuts, tmp_path))
-    model, shape, path, props = (made[k] for k in
-                                 ('model', 'shape', 'path', 'props'))
+    model, shape, path = made['model'], made['shape'], made['path']
     graph = onnx.load(path)
     assert {n.domain for n in graph.graph.node} <= {'', 'ai.onnx'}
+    props = {p.key: json.loads(p.value) for p in graph.metadata_props}
     assert props['classes'] == ['date', 'fig', 'hazelnut']
     assert props['input_shape'] == list(shape)
 
