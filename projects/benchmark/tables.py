@@ -192,9 +192,9 @@ class ResultRow:
         state_mib (float, optional): training state, MiB.
         paper_memory_gb (float, optional): a paper's training memory, GB.
         paper_ms (float, optional): a paper's inference time, ms/img.
-        train_min (list[tuple]): ``(place, minutes)`` of each run, the
-            place being where it trained (:meth:`RunRecord.trained_on`,
-            joined): minutes are averaged within a place only.
+        train_min (list[tuple]): ``(places, minutes)`` of each run,
+            ``places`` being where it trained (:meth:`RunRecord.trained_on`,
+            a tuple): minutes are averaged within a place only.
         plateau (str), trained_on (str): the runs' plateau verdicts and
             precision / device, for a protocol with ``plateau``.
         run (str, optional): the results folder of the runs (absolute).
@@ -214,7 +214,8 @@ class ResultRow:
     state_mib: Optional[float] = None
     paper_memory_gb: Optional[float] = None
     paper_ms: Optional[float] = None
-    train_min: List[Tuple[str, float]] = field(default_factory=list)
+    train_min: List[Tuple[Tuple[str, ...], float]] = field(
+        default_factory=list)
     plateau: str = '-'
     trained_on: str = '-'
     run: Optional[str] = None
@@ -252,13 +253,21 @@ def _memory_cell(row: ResultRow, _: str) -> str:
 
 
 def _train_min_cell(row: ResultRow, _: str) -> str:
-    """Mean ± std of the runs' training minutes; per place (in the
-    "trained on" cell's sorted order) when they trained in several."""
-    places: Dict[str, List[float]] = {}
-    for place, minutes in row.train_min:
-        places.setdefault(place, []).append(minutes)
-    return '; '.join(fmt_mean_std(places[p]) for p in sorted(places)) \
-        or '-'
+    """Mean ± std of the runs' training minutes per place, in the "trained
+    on" cell's sorted order; the runs that trained in several places
+    (resumed elsewhere) follow, marked "(mixed)": their minutes are no
+    one machine's."""
+    groups: Dict[Tuple[str, ...], List[float]] = {}
+    for places, minutes in row.train_min:
+        groups.setdefault(tuple(places), []).append(minutes)
+    order = sorted({p for places in groups for p in places})
+
+    def key(places: Tuple[str, ...]) -> tuple:
+        return len(places) > 1, sorted(order.index(p) for p in places)
+
+    return '; '.join(
+        fmt_mean_std(groups[g]) + (' (mixed)' if len(g) > 1 else '')
+        for g in sorted(groups, key=key)) or '-'
 
 
 def _run_cell(row: ResultRow, page_dir: str) -> str:
@@ -447,7 +456,7 @@ def protocol_rows(proto: Protocol, runs: Dict[str, List[RunRecord]],
             device=device_words(bench_row.get('environment')),
             train_mib=train_memory_mib(bench_row),
             state_mib=train_state_mib(bench_row),
-            train_min=[('; '.join(r.trained_on()),
+            train_min=[(tuple(r.trained_on()),
                         r.curve[-1]['train_s'] / 60) for r in recs
                        if r.curve],
             plateau=plateau[0], trained_on=plateau[1],

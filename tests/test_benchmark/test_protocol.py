@@ -499,3 +499,32 @@ def test_train_minutes_are_not_averaged_over_machines(tmp_path):
     row = T.protocol_rows(PROTO, load_runs(str(tmp_path / 'one')), {},
                           MethodIndex(), out, 'protocol: test')[0]
     assert T.TRAIN_MIN.cell(row, out) == '10.0 ± 0.0'
+
+
+def test_train_minutes_of_a_run_resumed_elsewhere_come_last_marked(tmp_path):
+    """A run whose parts trained in two places has minutes of neither: its
+    group follows the single places (in the "trained on" cell's order)
+    and says "mixed", so that no reader takes it for one machine's."""
+    from projects.apis.metafiles import MethodIndex
+    from projects.benchmark import tables as T
+    intel = ('bf16', 'cpu (Intel(R) Xeon(R) Processor, 2 threads)')
+    amd = ('fp32', 'cpu (AMD EPYC, AVX2, 2 threads)')
+    out = str(tmp_path)
+    for seed, (places, minutes) in enumerate([([intel, amd], 80.0),
+                                              ([intel], 43.3),
+                                              ([amd], 120.0)]):
+        P.RunRecord(method='sais', seed=seed, lr=0.001, config='c.py',
+                    device=places[-1][1], precision=places[-1][0],
+                    metrics={'coco/segm_mAP': 0.1, 'coco/bbox_mAP': 0.1},
+                    curve=[dict(iter=2304, train_s=60 * minutes,
+                                segm_mAP=10.0, bbox_mAP=10.0)],
+                    parts=[dict(precision=p, device=d, wall_s=1.0,
+                                ended='finished') for p, d in places]
+                    ).save(osp.join(out, 'runs', f'sais_s{seed}',
+                                    'run.json'))
+    proto = P.PROTOCOLS['feral_cats_24e']
+    row = T.protocol_rows(proto, load_runs(out), {}, MethodIndex(), out,
+                          'protocol: test')[0]
+    assert T.TRAINED_ON.cell(row, out) == ', '.join(intel) + '; ' + \
+        ', '.join(amd)
+    assert T.TRAIN_MIN.cell(row, out) == '43.3; 120.0; 80.0 (mixed)'
