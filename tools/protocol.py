@@ -165,19 +165,19 @@ def train_process(config: str, work_dir: str, device: str, resume: bool,
     return time.time() - start
 
 
-def attempt(args, config: str, work_dir: str,
-            resume: bool) -> Optional[float]:
+def attempt(args, config: str, work_dir: str, resume: bool) -> bool:
     """:func:`train_process`; on failure the error joins ``args.failed``
     (the command goes on with the next run and exits non-zero at the
-    end). Returns the wall time, None when it failed or was a dry run."""
+    end). Returns whether it trained: False when it failed or was a dry
+    run."""
     try:
-        wall = train_process(config, work_dir, args.device, resume,
-                             args.dry_run, args.train_flags)
+        train_process(config, work_dir, args.device, resume, args.dry_run,
+                      args.train_flags)
     except RuntimeError as e:
         args.failed.append(str(e))
         print('[protocol] FAILED:', e, flush=True)
-        return None
-    return None if args.dry_run else wall
+        return False
+    return not args.dry_run
 
 
 def write(path: str, text: str) -> None:
@@ -264,11 +264,11 @@ def train_stage(proto: P.Protocol, args, lrs: dict) -> None:
         part = (None if args.dry_run else
                 run_parts.begin_part(work_dir, device, args.precision,
                                      args.layout))
-        wall = attempt(args, config, work_dir, resume)
+        trained = attempt(args, config, work_dir, resume)
         if part is not None:
             run_parts.end_part(work_dir, part,
-                               'failed' if wall is None else 'finished')
-        if wall is None:
+                               'finished' if trained else 'failed')
+        if not trained:
             continue
         wall_total, parts = run_parts.summary(run_parts.read_parts(work_dir))
         records = P.read_scalars(work_dir)

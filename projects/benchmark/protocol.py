@@ -478,12 +478,17 @@ class RunRecord:
     checkpoint: Optional[str] = None
     parts: List[dict] = field(default_factory=list)
 
+    def places(self) -> List[Tuple[str, str]]:
+        """``(precision, device)`` of each part, in their order; the
+        record's own for a record without parts."""
+        return ([(p['precision'], p['device']) for p in self.parts] or
+                [(self.precision, self.device)])
+
     def trained_on(self) -> List[str]:
         """Where it trained: ``'<precision>, <device>'`` per distinct
         (precision, device) of its parts, in their order."""
-        where = [f"{p['precision']}, {p['device']}" for p in self.parts]
-        return (list(dict.fromkeys(where)) or
-                [f'{self.precision}, {self.device}'])
+        return list(dict.fromkeys(f'{precision}, {device}'
+                                  for precision, device in self.places()))
 
     def save(self, path: str) -> None:
         os.makedirs(osp.dirname(path), exist_ok=True)

@@ -310,8 +310,8 @@ def cost_lines(out: str, probes: dict, runs: dict,
     run_s = sum(r.wall_s for recs in runs.values() for r in recs)
     devices = sorted({p['device'] for got in probes.values()
                       for p in got.values()} |
-                     {p['device'] for recs in runs.values() for r in recs
-                      for p in r.parts or [dict(device=r.device)]})
+                     {device for recs in runs.values() for r in recs
+                      for _, device in r.places()})
     n_probes = sum(len(g) for g in probes.values())
     return [f'- probes: none (lrs from {lr_from})' if lr_from and not n_probes
             else f'- probes: {probe_s / 3600:.2f} h wall ({n_probes} probe '
