@@ -46,7 +46,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Optional, Sequence
+from typing import Sequence
 
 from projects.benchmark import protocol as P
 from projects.benchmark import run_parts
