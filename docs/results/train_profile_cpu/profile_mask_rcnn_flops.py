@@ -1,10 +1,5 @@
-_base_ = '../feral_cats_24e_cpu/runs/mask_rcnn_s0/config.py'
-train_cfg = dict(max_iters=8, val_interval=1000)
-# no validation after the 8 iterations (the profile ends at iteration 8)
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-default_hooks = dict(checkpoint=dict(interval=1000, save_last=False), logger=dict(interval=1))
+# profile_mask_rcnn.py with torch.profiler's FLOPs, its table sorted by them
+_base_ = './profile_mask_rcnn.py'
 custom_hooks = [dict(type='ProfilerHook', by_epoch=False, profile_times=8, with_flops=True,
                      schedule=dict(wait=3, warmup=1, active=4),
                      on_trace_ready=dict(type='log_trace', sort_by='flops', row_limit=12))]
