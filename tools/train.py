@@ -142,6 +142,11 @@ def main():
             sys.exit(f'error: --resume checkpoint {args.resume!r} not found')
         cfg.resume = True
         cfg.load_from = args.resume
+    if cfg.get('resume'):
+        # MMEngine checkpoints a validation point before validating there
+        # and resumes past it: validate first if the stop came in between
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='ValidateAtResumeHook')]
     if cfg.get('load_from') and cfg.load_from != verified and \
             osp.isfile(cfg.load_from):
         # refuse pickled code with a clear message before mmengine loads it

@@ -15,6 +15,7 @@ from .inference_precision import InferencePrecision, InferencePrecisionHook
 from .iter_seed_hook import IterSeedHook, iteration_seed
 from .nan_guard import NonFiniteLossError, NonFiniteLossHook
 from .prototype_stats import PrototypeStatsHook, prototype_stats
+from .resume_validation import ValidateAtResumeHook
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_write_bytes', 'MMENGINE_CHECKPOINT_GLOBALS',
@@ -25,5 +26,5 @@ __all__ = [
     'enable_amp', 'FineTuneLoadHook', 'load_summary', 'InferencePrecision',
     'InferencePrecisionHook', 'IterSeedHook', 'iteration_seed',
     'NonFiniteLossError', 'NonFiniteLossHook', 'PrototypeStatsHook',
-    'prototype_stats'
+    'prototype_stats', 'ValidateAtResumeHook'
 ]

@@ -147,6 +147,58 @@ def test_resume_continues_from_checkpoint(trained, tmp_path):
     assert osp.isfile(tmp_path / 'iter_3.pth')
 
 
+def _val_steps(work_dir) -> list:
+    """Steps of the validation records MMEngine wrote under ``work_dir``
+    (a training record has an ``iter`` as well)."""
+    records = []
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                   'scalars.json')):
+        with open(path) as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    return sorted(r['step'] for r in records if 'iter' not in r)
+
+
+@pytest.mark.parametrize('val_interval, steps', [(2, [2, 3]), (4, [3])])
+def test_resume_validates_a_point_its_checkpoint_came_before(
+        trained, tmp_path, val_interval, steps):
+    """iter_2.pth is written before the validation at iteration 2 (MMEngine
+    checkpoints first). A run stopped in between and resumed validates at
+    2 before training on, as the uninterrupted run did (ValidateAtResumeHook);
+    where 2 is no validation point, it does not."""
+    proc = run_tool('tools/train.py', TINY_CFG, '--work-dir', str(tmp_path),
+                    '--resume', osp.join(trained, 'iter_2.pth'),
+                    '--cfg-options', 'train_cfg.max_iters=3',
+                    f'train_cfg.val_interval={val_interval}',
+                    'default_hooks.logger.log_metric_by_epoch=False',
+                    env=INSTALLED)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _val_steps(tmp_path) == steps
+
+
+def test_resume_validates_an_epoch_its_checkpoint_came_before(tmp_path):
+    """The same for an epoch-based loop (one 2-image epoch): resumed from
+    epoch_1.pth, it validates at epoch 1 and then at epoch 2."""
+    cfg = tmp_path / 'epochs.py'
+    cfg.write_text(
+        f'_base_ = {TINY_CFG!r}\n'
+        "train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop',\n"
+        '                 max_epochs=1, val_interval=1)\n'
+        "train_dataloader = dict(sampler=dict(type='DefaultSampler'),\n"
+        '                        dataset=dict(indices=2))\n'
+        'val_dataloader = dict(dataset=dict(indices=1))\n'
+        'default_hooks = dict(checkpoint=dict(interval=1, by_epoch=True))\n')
+    first, resumed = tmp_path / 'first', tmp_path / 'resumed'
+    proc = run_tool('tools/train.py', str(cfg), '--work-dir', str(first),
+                    env=INSTALLED, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _val_steps(first) == [1]
+    proc = run_tool('tools/train.py', str(cfg), '--work-dir', str(resumed),
+                    '--resume', str(first / 'epoch_1.pth'), '--cfg-options',
+                    'train_cfg.max_epochs=2', env=INSTALLED, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _val_steps(resumed) == [1, 2]
+
+
 def test_new_run_does_not_overwrite_earlier_checkpoints(trained):
     before = {p: osp.getmtime(p) for p in glob.glob(osp.join(trained, '*'))}
     proc = run_tool('tools/train.py', TINY_CFG, '--work-dir', trained,
