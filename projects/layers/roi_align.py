@@ -7,7 +7,10 @@ backward. In a bf16 Mask R-CNN step on 2 CPU cores it takes about half of
 the step while the convolutions use both cores. Here the same sampling is
 written as one ``embedding_bag`` (a weighted sum of rows of the features,
 channels-last, one bag per output cell), which torch runs on every thread
-and differentiates with its own backward. On CUDA, and for
+and differentiates with its own backward. A bin's samples share pixels
+(each reads 2 x 2 neighbours); their bilinear weights are summed per pixel
+first, so a bag reads each pixel of its bin once: for a bin of g x g
+samples, about (g + 1)^2 rows instead of 4 g^2. On CUDA, and for
 ``pool_mode='max'``, :class:`ParallelRoIAlign` calls mmcv's kernel.
 
 The semantics are mmcv's ``RoIAlign`` (``aligned=True``: Detectron2's
@@ -28,10 +31,16 @@ from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.registry import MODELS
 
 
-def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor,
-                  pooled: int, max_grid: int,
-                  size: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Bilinear sampling along one axis, as mmcv's ``bilinear_interpolate``.
+def _axis_taps(start: Tensor, bin_size: Tensor, grid: Tensor, pooled: int,
+               max_grid: int, size: int) -> Tuple[Tensor, Tensor]:
+    """Bilinear sampling along one axis, as mmcv's ``bilinear_interpolate``,
+    with each output cell's samples summed per feature pixel.
+
+    A cell's ``grid`` samples each read two neighbouring pixels (``low``
+    and ``low + 1``, or the last pixel twice), so neighbouring samples
+    share pixels. Summing their weights per pixel here leaves about
+    ``(grid + 1)`` taps per cell instead of ``2 * grid``; the 2-D gather
+    then reads each pixel of a bin once.
 
     Args:
         start (Tensor): shape (R,), the RoIs' first coordinate (feature
@@ -43,9 +52,13 @@ def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor,
         size (int): the feature map's extent on this axis (pixels).
 
     Returns:
-        tuple: ``low``, ``high`` (int64) and their weights ``w_low``,
-        ``w_high``, each of shape (R, pooled, max_grid); a padded or
-        out-of-range sample has weight 0 at both.
+        tuple: ``pixel`` (int64) and ``weight``, each of shape
+        (R, pooled, K): the K consecutive pixels from each cell's first
+        one and the summed weight of each (0 for a pixel no sample reads,
+        a padded sample or one outside ``[-1, size]``); ``pixel`` is
+        clipped to the map, where its weight is 0. Where samples lie more
+        than a pixel apart (K would exceed ``2 * max_grid``), each
+        sample's two taps instead (K = ``2 * max_grid``).
     """
     cell = torch.arange(pooled, dtype=start.dtype).view(1, -1, 1)
     step = torch.arange(max_grid, dtype=start.dtype).view(1, 1, -1)
@@ -58,11 +71,26 @@ def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor,
     low = pos.floor().long()
     at_end = low >= size - 1
     low = torch.where(at_end, torch.full_like(low, size - 1), low)
+    frac = torch.where(at_end | ~used, torch.zeros_like(pos),
+                       pos - low.to(pos.dtype))
+    w_low = torch.where(used, 1 - frac, torch.zeros_like(frac))
     high = torch.where(at_end, low, low + 1)
-    frac = torch.where(at_end, torch.zeros_like(pos), pos - low.to(pos.dtype))
-    zero = torch.zeros_like(frac)
-    return (low, high, torch.where(used, 1 - frac, zero),
-            torch.where(used, frac, zero))
+    # the cell's first pixel read; an unused sample reads it with weight 0
+    first = torch.where(used, low, torch.full_like(low, size)).amin(
+        -1, keepdim=True).clamp(max=size - 1)
+    low = torch.where(used, low - first, torch.zeros_like(low))
+    high = torch.where(used, high - first, torch.zeros_like(high))
+    taps = int(high.max()) + 1
+    if taps > 2 * max_grid:
+        # samples more than a pixel apart (a fixed ``sampling_ratio`` on a
+        # large bin) share no pixel: keep each sample's two taps
+        pixel = torch.cat([low, high], -1) + first
+        return pixel, torch.cat([w_low, frac], -1)
+    weight = torch.zeros(low.shape[:2] + (taps, ), dtype=pos.dtype)
+    weight.scatter_add_(2, low, w_low)
+    weight.scatter_add_(2, high, frac)
+    pixel = (first + torch.arange(taps).view(1, 1, -1)).clamp(max=size - 1)
+    return pixel, weight
 
 
 def parallel_roi_align(features: Tensor, rois: Tensor,
@@ -124,28 +152,20 @@ def parallel_roi_align(features: Tensor, rois: Tensor,
             grid_h = torch.ceil(bin_h).long().clamp(min=0)
             grid_w = torch.ceil(bin_w).long().clamp(min=0)
         max_h, max_w = max(int(grid_h.max()), 1), max(int(grid_w.max()), 1)
-        y_lo, y_hi, wy_lo, wy_hi = _axis_samples(y1, bin_h, grid_h, out_h,
-                                                 max_h, height)
-        x_lo, x_hi, wx_lo, wx_hi = _axis_samples(x1, bin_w, grid_w, out_w,
-                                                 max_w, width)
-        # (R, out_h, out_w, max_h, max_w, 2 rows, 2 columns)
-        shape_y = (num_rois, out_h, 1, max_h, 1, 2, 1)
-        shape_x = (num_rois, 1, out_w, 1, max_w, 1, 2)
-        rows = torch.stack([y_lo, y_hi], -1).view(shape_y)
-        cols = torch.stack([x_lo, x_hi], -1).view(shape_x)
-        img = boxes[:, 0].long().view(num_rois, 1, 1, 1, 1, 1, 1)
-        index = (img * height + rows) * width + cols
+        rows, w_rows = _axis_taps(y1, bin_h, grid_h, out_h, max_h, height)
+        cols, w_cols = _axis_taps(x1, bin_w, grid_w, out_w, max_w, width)
+        taps_h, taps_w = rows.shape[2], cols.shape[2]
+        # (R, out_h, out_w, taps_h, taps_w): each cell's pixels, read once
+        shape_y = (num_rois, out_h, 1, taps_h, 1)
+        shape_x = (num_rois, 1, out_w, 1, taps_w)
+        img = boxes[:, 0].long().view(num_rois, 1, 1, 1, 1)
+        index = (img * height + rows.view(shape_y)) * width + cols.view(
+            shape_x)
         count = (grid_h * grid_w).clamp(min=1).float()
-        weight = (torch.stack([wy_lo, wy_hi], -1).view(shape_y) *
-                  torch.stack([wx_lo, wx_hi], -1).view(shape_x) /
-                  count.view(num_rois, 1, 1, 1, 1, 1, 1))
-        sampled = ((torch.arange(max_h).view(1, max_h, 1) <
-                    grid_h.view(-1, 1, 1)) &
-                   (torch.arange(max_w).view(1, 1, max_w) <
-                    grid_w.view(-1, 1, 1)))
-        keep = sampled.view(num_rois, 1, 1, max_h, max_w, 1,
-                            1).expand_as(index)
-        bag_sizes = keep.reshape(num_rois * out_h * out_w, -1).sum(1)
+        weight = (w_rows.view(shape_y) * w_cols.view(shape_x) /
+                  count.view(num_rois, 1, 1, 1, 1))
+        keep = weight != 0
+        bag_sizes = keep.view(num_rois * out_h * out_w, -1).sum(1)
         offsets = torch.cumsum(bag_sizes, 0) - bag_sizes
         index, weight = index[keep], weight[keep]
     table = features.permute(0, 2, 3, 1).reshape(-1, channels)

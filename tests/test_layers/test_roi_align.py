@@ -1,8 +1,11 @@
 """ParallelRoIAlign against mmcv's CPU RoIAlign kernel: the same outputs
 and the same gradients for the features, on a real photo and on the RoIs
 that exercise each branch of mmcv's sampling (outside the map, on its last
-row and column, narrower than a pixel, negative size), and the same Mask
-R-CNN and YOLO-Mask losses and gradients in a real training step."""
+row and column, narrower than a pixel, negative size) and of the layer's
+own (a bin's samples sharing pixels with ``sampling_ratio=0``, 2 samples
+several pixels apart on the wide RoIs with ``sampling_ratio=2``), and the
+same Mask R-CNN and YOLO-Mask losses and gradients in a real training
+step."""
 import os.path as osp
 
 import pytest
