@@ -403,17 +403,24 @@ def test_norm_eval_gap_finds_the_bn_of_a_mask_branch_and_names_a_missing_one():
 @pytest.mark.slow
 def test_roi_align_speed_writes_both_layers_times(tmp_path):
     """tools/analysis/roi_align_speed.py times ParallelRoIAlign and mmcv's
-    kernel on one case and writes the table into the page's block."""
+    kernel on a training case (forward + backward) and a validation case
+    (forward) and writes the table into the page's named block."""
     script = load_script('tools/analysis/roi_align_speed.py')
     page = tmp_path / 'README.md'
-    page.write_text('x\n<!-- roi align layer: begin -->\n'
-                    '<!-- roi align layer: end -->\n')
-    rows = script.main(['--cases', 'mask-rcnn-mask', '--repeat', '1',
-                        '--threads', '1', '--readme', str(page)])
-    assert [r['case'] for r in rows] == ['mask-rcnn-mask']
-    assert rows[0]['ParallelRoIAlign'] > 0 and rows[0]['mmcv RoIAlign'] > 0
+    page.write_text('x\n<!-- roi align amd: begin -->\n'
+                    '<!-- roi align amd: end -->\n')
+    rows = script.main(['--cases', 'mask-rcnn-mask', 'mask-rcnn-box-val',
+                        '--repeat', '1', '--threads', '1', '--readme',
+                        str(page), '--marker', 'roi align amd'])
+    assert [r['case'] for r in rows] == ['mask-rcnn-mask',
+                                         'mask-rcnn-box-val']
+    assert all(r['ParallelRoIAlign'] > 0 and r['mmcv RoIAlign'] > 0
+               for r in rows)
     text = page.read_text()
-    start, end = find_block(text, 'roi align layer')
-    assert '| mask-rcnn-mask | 4 | 256 | 14 | 64 |' in text[start:end]
+    start, end = find_block(text, 'roi align amd')
+    assert ('| mask-rcnn-mask | fwd + bwd | 4 | 256 | 14 | 64 |'
+            in text[start:end])
+    assert ('| mask-rcnn-box-val | fwd | 4 | 256 | 7 | 750 |'
+            in text[start:end])
     with pytest.raises(SystemExit):
         script.main(['--cases', 'no-such-case'])

@@ -2,18 +2,20 @@
 against mmcv's kernel, for the RoI layers of the zoo's methods.
 
     python tools/analysis/roi_align_speed.py [--cases mask-rcnn-box
-        mask-rcnn-mask blendmask yolo-mask] [--repeat 5] [--threads 2]
-        [--readme PAGE.md]
+        mask-rcnn-mask blendmask yolo-mask mask-rcnn-box-val] [--repeat 5]
+        [--threads 2] [--readme PAGE.md] [--marker 'roi align layer']
 
-Each case is one RoI layer call as a training step makes it: a feature
-map of a 384 x 384 batch of 2 at the layer's stride, with the layer's
-channels, output size and sampling ratio (``aligned=True``), and that many
-RoIs of random sizes between the case's bounds (pixels) at random places
-(a fixed seed). The time is forward plus backward into the features, the
-median of ``--repeat`` runs after one untimed run, in ms, both layers on
-the same tensors (mmcv's on an NCHW copy, as the bf16 wrapper hands it).
-With ``--readme`` the table is written between ``<!-- roi align layer:
-begin -->`` and ``<!-- roi align layer: end -->`` of that page.
+Each case is one RoI layer call as a training step (or a validation
+image) makes it: a feature map of a 384 x 384 batch of 2 (of one image)
+at the layer's stride, with the layer's channels, output size and
+sampling ratio (``aligned=True``), and that many RoIs of random sizes
+between the case's bounds (pixels) at random places (a fixed seed). The
+time is forward plus backward into the features (forward only, without
+autograd, for a validation case), the median of ``--repeat`` runs after
+one untimed run, in ms, both layers on the same tensors (mmcv's on an
+NCHW copy, as the bf16 wrapper hands it). With ``--readme`` the table is
+written between ``<!-- MARKER: begin -->`` and ``<!-- MARKER: end -->``
+of that page.
 """
 import argparse
 import os.path as osp
@@ -25,17 +27,23 @@ from typing import List, Optional
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-#: name: (stride, channels, output size, sampling ratio, RoIs, min, max px)
+#: name: (stride, channels, output size, sampling ratio, RoIs, min, max px,
+#: pass): 'train' times forward + backward on a batch of 2, 'val' forward
+#: only on one image
 CASES = {
     # mmdet's level mapping sends 112-224 px RoIs to stride 8
-    'mask-rcnn-box': (8, 256, 7, 0, 512, 112, 224),
-    'mask-rcnn-mask': (4, 256, 14, 0, 64, 32, 112),
+    'mask-rcnn-box': (8, 256, 7, 0, 512, 112, 224, 'train'),
+    'mask-rcnn-mask': (4, 256, 14, 0, 64, 32, 112, 'train'),
     # the blender's crops of the 4 bases (configs/_base_/models/blendmask)
-    'blendmask': (4, 4, 56, 1, 200, 20, 220),
+    'blendmask': (4, 4, 56, 1, 200, 20, 220, 'train'),
     # YOLO-Mask's mask branch: the 128-channel stride-8 neck level, 14 x 14,
     # up to max_per_img=100 detections per image that overlap a GT by IoU
     # 0.5 (configs/_base_/models/yolo_mask_d53.py); feral_cats' cats are large
-    'yolo-mask': (8, 128, 14, 0, 100, 64, 320),
+    'yolo-mask': (8, 128, 14, 0, 100, 64, 320, 'train'),
+    # a validation image's box head on the stride-4 level: of its 1,000
+    # proposals (mmdet's rpn test_cfg), those under 112 px go there (about
+    # 750 on a feral_cats val image)
+    'mask-rcnn-box-val': (4, 256, 7, 0, 750, 8, 112, 'val'),
 }
 
 
@@ -51,6 +59,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--repeat', type=int, default=5)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--readme', help='write the table into this page')
+    p.add_argument('--marker', default='roi align layer',
+                   help="the page's block to write (default: %(default)s)")
     args = p.parse_args(argv)
     for key in ('repeat', 'threads'):
         if getattr(args, key) < 1:
@@ -59,18 +69,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def time_case(case: str, repeat: int) -> dict:
-    """Median ms of forward + backward of both layers for one case."""
+    """Median ms of forward (+ backward) of both layers for one case."""
     import torch
     from mmcv.ops import roi_align
     from projects.layers import parallel_roi_align
-    stride, channels, out, ratio, count, low, high = CASES[case]
+    stride, channels, out, ratio, count, low, high, step = CASES[case]
     gen = torch.Generator().manual_seed(0)
-    side = 384 // stride
-    features = torch.randn(2, channels, side, side, generator=gen)
+    side, images = 384 // stride, 2 if step == 'train' else 1
+    features = torch.randn(images, channels, side, side, generator=gen)
     size = low + (high - low) * torch.rand(count, 2, generator=gen)
     centre = 384 * torch.rand(count, 2, generator=gen)
-    rois = torch.cat([torch.randint(0, 2, (count, 1), generator=gen).float(),
-                      centre - size / 2, centre + size / 2], 1)
+    image = torch.randint(0, images, (count, 1), generator=gen).float()
+    rois = torch.cat([image, centre - size / 2, centre + size / 2], 1)
     grad = torch.randn(count, channels, out, out, generator=gen)
     layers = {
         'ParallelRoIAlign': lambda x: parallel_roi_align(
@@ -79,13 +89,17 @@ def time_case(case: str, repeat: int) -> dict:
             x.contiguous(), rois, out, 1 / stride, ratio, 'avg', True),
     }
     row = dict(case=case, stride=stride, channels=channels, output=out,
-               rois=count)
+               rois=count, step=step)
     for name, layer in layers.items():
         times = []
         for i in range(repeat + 1):
-            x = features.clone().requires_grad_()
+            x = features.clone().requires_grad_(step == 'train')
             start = time.perf_counter()
-            layer(x).backward(grad)
+            if step == 'train':
+                layer(x).backward(grad)
+            else:
+                with torch.no_grad():
+                    layer(x)
             if i:
                 times.append(1000 * (time.perf_counter() - start))
         row[name] = statistics.median(times)
@@ -98,20 +112,22 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
     from projects.benchmark.roofline import cpu_name
     torch.set_num_threads(args.threads)
     rows = [time_case(case, args.repeat) for case in args.cases]
-    lines = ['| case | stride | channels | output | RoIs | ParallelRoIAlign '
-             'ms | mmcv RoIAlign ms |', '| --- | --- | --- | --- | --- | --- '
-             '| --- |']
-    lines += [f'| {r["case"]} | {r["stride"]} | {r["channels"]} | '
-              f'{r["output"]} | {r["rois"]} | {r["ParallelRoIAlign"]:.0f} | '
-              f'{r["mmcv RoIAlign"]:.0f} |' for r in rows]
+    lines = ['| case | pass | stride | channels | output | RoIs | '
+             'ParallelRoIAlign ms | mmcv RoIAlign ms |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+    passes = {'train': 'fwd + bwd', 'val': 'fwd'}
+    lines += [f'| {r["case"]} | {passes[r["step"]]} | {r["stride"]} | '
+              f'{r["channels"]} | {r["output"]} | {r["rois"]} | '
+              f'{r["ParallelRoIAlign"]:.0f} | {r["mmcv RoIAlign"]:.0f} |'
+              for r in rows]
     lines.append('')
-    lines.append(f'Forward + backward, median of {args.repeat} runs; '
-                 f'{cpu_name()}, {args.threads} torch threads.')
+    lines.append(f'Median of {args.repeat} runs; {cpu_name()}, '
+                 f'{args.threads} torch threads.')
     table = '\n'.join(lines)
     print(table)
     if args.readme:
         from projects.benchmark.markdown_blocks import write_block
-        write_block(args.readme, 'roi align layer', table)
+        write_block(args.readme, args.marker, table)
     return rows
 
 
