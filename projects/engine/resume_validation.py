@@ -1,5 +1,5 @@
 """Validate a resumed run at the point it resumes from, when the
-uninterrupted run validated there.
+uninterrupted run validated there and the stopped run did not.
 
 MMEngine 0.10.7's train loops write the checkpoint of an iteration (of an
 epoch) in ``after_train_iter`` (``after_train_epoch``), and only then
@@ -8,12 +8,53 @@ the next iteration. So a run stopped between the checkpoint and the end of
 its validation never validates at that point: its learning curve misses
 it, and a run stopped there at its last iteration ends without final
 metrics. MMEngine has no option for this; the hook below runs that
-validation before the first resumed iteration.
+validation before the first resumed iteration, unless an earlier run in
+the same work dir already logged it.
 """
-from mmengine.hooks import Hook
+import glob
+import json
+import os.path as osp
+from typing import Optional
+
+from mmengine.hooks import Hook, LoggerHook
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmdet.registry import HOOKS
+
+
+def validation_logged(work_dir: str, step: int,
+                      skip_dir: Optional[str] = None) -> bool:
+    """Whether a run in ``work_dir`` logged a validation at ``step``.
+
+    Reads every ``<timestamp>/vis_data/scalars.json`` that MMEngine's
+    ``LocalVisBackend`` wrote under ``work_dir``; a validation record is one
+    with a ``step`` and no ``iter`` (training records carry both).
+
+    Args:
+        work_dir (str): the runner's work dir.
+        step (int): the step the validation was logged at.
+        skip_dir (str, optional): a ``<timestamp>`` folder name to leave out
+            (the current run's own).
+
+    Returns:
+        bool: True if such a record exists. A line that is not JSON (a
+        file cut short by a kill) is skipped.
+    """
+    pattern = osp.join(work_dir, '*', 'vis_data', 'scalars.json')
+    for path in sorted(glob.glob(pattern)):
+        if skip_dir and osp.basename(
+                osp.dirname(osp.dirname(path))) == skip_dir:
+            continue
+        with open(path) as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if (isinstance(rec, dict) and 'iter' not in rec
+                        and rec.get('step') == step):
+                    return True
+    return False
 
 
 @HOOKS.register_module()
@@ -26,9 +67,12 @@ class ValidateAtResumeHook(Hook):
     intervals: the resumed iteration (epoch) is at least ``val_begin`` and
     a multiple of the validation interval, or the last one. If so it runs
     the val loop once, logged at that iteration as the uninterrupted run's
-    would be. A run that was stopped after that validation had finished
-    validates the same weights a second time; the later record of a step
-    then stands for it.
+    would be, unless an earlier run in the work dir logged a validation
+    at that step already (:func:`validation_logged`; the stop came after
+    that validation finished). The step is known where the logger hook
+    logs metrics by iteration for an iteration-based loop, or for an
+    epoch-based loop either way; an iteration-based loop that logs metrics
+    by epoch always validates again, as the step does not name the point.
 
     Iteration- and epoch-based loops are handled; other loops, runs
     without a val loop and fresh runs (point 0) are left alone.
@@ -48,9 +92,32 @@ class ValidateAtResumeHook(Hook):
             return
         # the interval the loop itself would use right after this point
         loop._decide_current_val_interval()
-        if done % loop.val_interval == 0 or done == last:
+        if not (done % loop.val_interval == 0 or done == last):
+            return
+        step = self._logged_step(runner, loop)
+        if step is not None and validation_logged(
+                runner.work_dir, step, skip_dir=runner.timestamp):
             runner.logger.info(
-                f'resumed at {done}, a validation point: validating before '
-                'training on (the checkpoint was written before the '
-                'validation)')
-            runner.val_loop.run()
+                f'resumed at {done}, a validation point that an earlier run '
+                f'in {runner.work_dir} validated already (step {step} in its '
+                'scalars.json): training on')
+            return
+        runner.logger.info(
+            f'resumed at {done}, a validation point: validating before '
+            'training on (the checkpoint was written before the '
+            'validation)')
+        runner.val_loop.run()
+
+    @staticmethod
+    def _logged_step(runner, loop) -> Optional[int]:
+        """The step MMEngine's LoggerHook logs this point's validation at,
+        or None when it does not name the point (or there is no
+        LoggerHook)."""
+        logger_hook = next(
+            (h for h in runner.hooks if isinstance(h, LoggerHook)), None)
+        if logger_hook is None:
+            return None
+        by_epoch = logger_hook.log_metric_by_epoch
+        if isinstance(loop, IterBasedTrainLoop):
+            return None if by_epoch else runner.iter
+        return runner.epoch if by_epoch else runner.iter

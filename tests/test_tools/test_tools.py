@@ -158,13 +158,21 @@ def _val_steps(work_dir) -> list:
     return sorted(r['step'] for r in records if 'iter' not in r)
 
 
-@pytest.mark.parametrize('val_interval, steps', [(2, [2, 3]), (4, [3])])
+@pytest.mark.parametrize('val_interval, logged_before, steps',
+                         [(2, False, [2, 3]), (4, False, [3]),
+                          (2, True, [2, 3])])
 def test_resume_validates_a_point_its_checkpoint_came_before(
-        trained, tmp_path, val_interval, steps):
+        trained, tmp_path, val_interval, logged_before, steps):
     """iter_2.pth is written before the validation at iteration 2 (MMEngine
     checkpoints first). A run stopped in between and resumed validates at
     2 before training on, as the uninterrupted run did (ValidateAtResumeHook);
-    where 2 is no validation point, it does not."""
+    where 2 is no validation point, it does not; where an earlier run in
+    the work dir logged that validation already, it does not repeat it."""
+    if logged_before:  # an earlier part stopped after validating at 2
+        earlier = tmp_path / '20260101_000000' / 'vis_data'
+        earlier.mkdir(parents=True)
+        (earlier / 'scalars.json').write_text(
+            json.dumps({'coco/bbox_mAP': 0.0, 'step': 2}) + '\n')
     proc = run_tool('tools/train.py', TINY_CFG, '--work-dir', str(tmp_path),
                     '--resume', osp.join(trained, 'iter_2.pth'),
                     '--cfg-options', 'train_cfg.max_iters=3',
