@@ -25,7 +25,6 @@ Checkpoints and MMEngine's own logs stay in ``--work-root``
 (``work_dirs/protocol/<dataset>``, git-ignored), from which an interrupted
 run resumes.
 """
-import glob
 import json
 import math
 import os
@@ -34,6 +33,8 @@ import re
 import statistics
 from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
+
+from projects.engine.scalars import scalar_records
 
 
 @dataclass(frozen=True)
@@ -328,23 +329,19 @@ def read_scalars(work_dir: str) -> List[dict]:
             scalars.json`` inside).
 
     Returns:
-        list[dict]: the records; empty when nothing was written yet.
+        list[dict]: the records; empty when nothing was written yet. A
+        line cut short by a kill is skipped
+        (:func:`projects.engine.scalars.scalar_records`).
     """
     train: Dict[int, dict] = {}
     val: Dict[int, dict] = {}
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                rec = json.loads(line)
-                if 'iter' in rec:
-                    train[rec['iter']] = rec
-                elif 'step' in rec:
-                    # a validation; without coco/ keys when nothing was
-                    # detected (mmdet's CocoMetric returns {}): AP 0
-                    val[rec['step']] = rec
+    for rec in scalar_records(work_dir):
+        if 'iter' in rec:
+            train[rec['iter']] = rec
+        elif 'step' in rec:
+            # a validation; without coco/ keys when nothing was
+            # detected (mmdet's CocoMetric returns {}): AP 0
+            val[rec['step']] = rec
     return ([train[k] for k in sorted(train)] +
             [val[k] for k in sorted(val)])
 

@@ -16,6 +16,7 @@ from .iter_seed_hook import IterSeedHook, iteration_seed
 from .nan_guard import NonFiniteLossError, NonFiniteLossHook
 from .prototype_stats import PrototypeStatsHook, prototype_stats
 from .resume_validation import ValidateAtResumeHook
+from .scalars import scalar_records
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_write_bytes', 'MMENGINE_CHECKPOINT_GLOBALS',
@@ -26,5 +27,5 @@ __all__ = [
     'enable_amp', 'FineTuneLoadHook', 'load_summary', 'InferencePrecision',
     'InferencePrecisionHook', 'IterSeedHook', 'iteration_seed',
     'NonFiniteLossError', 'NonFiniteLossHook', 'PrototypeStatsHook',
-    'prototype_stats', 'ValidateAtResumeHook'
+    'prototype_stats', 'ValidateAtResumeHook', 'scalar_records'
 ]

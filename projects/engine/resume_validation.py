@@ -11,15 +11,13 @@ metrics. MMEngine has no option for this; the hook below runs that
 validation before the first resumed iteration, unless an earlier run in
 the same work dir already logged it.
 """
-import glob
-import json
-import os.path as osp
 from typing import Optional
 
 from mmengine.hooks import Hook, LoggerHook
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmdet.registry import HOOKS
+from .scalars import scalar_records
 
 
 def validation_logged(work_dir: str, step: int,
@@ -27,8 +25,9 @@ def validation_logged(work_dir: str, step: int,
     """Whether a run in ``work_dir`` logged a validation at ``step``.
 
     Reads every ``<timestamp>/vis_data/scalars.json`` that MMEngine's
-    ``LocalVisBackend`` wrote under ``work_dir``; a validation record is one
-    with a ``step`` and no ``iter`` (training records carry both).
+    ``LocalVisBackend`` wrote under ``work_dir`` (:func:`scalar_records`);
+    a validation record is one with a ``step`` and no ``iter`` (training
+    records carry both).
 
     Args:
         work_dir (str): the runner's work dir.
@@ -40,21 +39,8 @@ def validation_logged(work_dir: str, step: int,
         bool: True if such a record exists. A line that is not JSON (a
         file cut short by a kill) is skipped.
     """
-    pattern = osp.join(work_dir, '*', 'vis_data', 'scalars.json')
-    for path in sorted(glob.glob(pattern)):
-        if skip_dir and osp.basename(
-                osp.dirname(osp.dirname(path))) == skip_dir:
-            continue
-        with open(path) as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if (isinstance(rec, dict) and 'iter' not in rec
-                        and rec.get('step') == step):
-                    return True
-    return False
+    return any('iter' not in rec and rec.get('step') == step
+               for rec in scalar_records(work_dir, skip_dir))
 
 
 @HOOKS.register_module()

@@ -528,3 +528,19 @@ def test_train_minutes_of_a_run_resumed_elsewhere_come_last_marked(tmp_path):
     assert T.TRAINED_ON.cell(row, out) == ', '.join(intel) + '; ' + \
         ', '.join(amd)
     assert T.TRAIN_MIN.cell(row, out) == '43.3; 120.0; 80.0 (mixed)'
+
+
+def test_scalars_cut_short_by_a_kill_are_read_up_to_the_cut(tmp_path):
+    """A run killed while MMEngine wrote a record leaves half a line; the
+    records before it still count, and the resumed run's records too."""
+    write_scalars(tmp_path, '20261129_100000', [
+        dict(iter=10, step=10, loss=3.0, time=2.0),
+        {'coco/segm_mAP': 0.01, 'coco/bbox_mAP': 0.02, 'step': 10}])
+    with open(osp.join(tmp_path, '20261129_100000', 'vis_data',
+                       'scalars.json'), 'a') as f:
+        f.write('{"iter": 20, "step": 20, "lo')
+    write_scalars(tmp_path, '20261129_110000', [
+        dict(iter=20, step=20, loss=2.0, time=2.0)])
+    records = P.read_scalars(str(tmp_path))
+    assert [(r.get('iter'), r['step']) for r in records] == [
+        (10, 10), (20, 20), (None, 10)]
