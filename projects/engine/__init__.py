@@ -1,7 +1,8 @@
 """Engine pieces of the zoo that MMEngine's runner builds from configs or
 that the tools call around it: hooks, the CPU bf16 optim wrapper,
-checkpoint reading and writing, resume, inference precision and CPU
-distributed set-up. Imports the shared layers and OpenMMLab only."""
+checkpoint reading and writing, resume, the reader of the scalars MMEngine
+logs, inference precision and CPU distributed set-up. Imports the shared
+layers and OpenMMLab only."""
 from .atomic_backend import AtomicLocalBackend, atomic_write_bytes
 from .checkpoint import (MMENGINE_CHECKPOINT_GLOBALS, CheckpointMismatchError,
                          UnreadableCheckpointError, UnsafeCheckpointError,
